@@ -1,0 +1,591 @@
+//! Configuration: the settings the service runs with, and where they come from.
+//!
+//! Sources, lowest to highest precedence: the built-in defaults below, the TOML
+//! file given by `--config` or `OKTA_MFA_NOTIFIER_CONFIG`, and environment
+//! variables named `OKTA_MFA_NOTIFIER__<SECTION>__<KEY>`. A secret key `K` may be
+//! given as `K_file` instead: a path whose contents are the secret. Everything is
+//! read and checked once, at start; an unknown key or an invalid value stops the
+//! start with a message that names the key.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use axum::http::HeaderName;
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "OKTA_MFA_NOTIFIER";
+
+/// Every setting of the service, checked and with secrets resolved.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The public listener that Okta calls.
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// The private listener for probes and metrics.
+    #[serde(default)]
+    pub admin: AdminSettings,
+    /// How Okta deliveries are authenticated and which events raise alerts.
+    #[serde(default)]
+    pub okta: OktaSettings,
+    /// Where alerts are posted.
+    #[serde(default)]
+    pub slack: SlackSettings,
+    /// The embedded database.
+    #[serde(default)]
+    pub store: StoreSettings,
+    /// How long delivery keeps trying.
+    #[serde(default)]
+    pub delivery: DeliverySettings,
+    /// Log output.
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+/// The public listener that Okta calls.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address and port the event hook listens on.
+    pub listen: SocketAddr,
+    /// Path of the event hook; the same path with a trailing slash also works.
+    pub hook_path: String,
+    /// Largest accepted request body in bytes; larger bodies get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            hook_path: "/okta/event-hook".to_owned(),
+            max_body_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// The private listener for `/healthz`, `/readyz` and `/metrics`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// Address and port of the admin listener; never the public one.
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+        }
+    }
+}
+
+/// How Okta deliveries are authenticated and which events raise alerts.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OktaSettings {
+    /// Name of the request header that carries the shared secret.
+    pub auth_header: String,
+    /// Accepted secret values; more than one lets a secret be rotated.
+    #[serde(serialize_with = "redact_all")]
+    pub auth_secrets: Vec<SecretString>,
+    /// File with one accepted secret per line, instead of `auth_secrets`.
+    pub auth_secrets_file: Option<PathBuf>,
+    /// Accept deliveries without any secret; must be set on purpose.
+    pub allow_unauthenticated: bool,
+    /// Base URL of the Okta org, such as `https://acme.okta.com`; enables Admin Console links.
+    pub org_url: Option<String>,
+    /// Okta API token (`SSWS` token, or `Bearer …` for OAuth).
+    #[serde(serialize_with = "redact_option")]
+    pub api_token: Option<SecretString>,
+    /// File holding the Okta API token, instead of `api_token`.
+    pub api_token_file: Option<PathBuf>,
+    /// System Log event types that raise alerts.
+    pub event_types: Vec<String>,
+}
+
+impl Default for OktaSettings {
+    fn default() -> Self {
+        Self {
+            auth_header: "Authorization".to_owned(),
+            auth_secrets: Vec::new(),
+            auth_secrets_file: None,
+            allow_unauthenticated: false,
+            org_url: None,
+            api_token: None,
+            api_token_file: None,
+            event_types: vec!["user.mfa.factor.reset_all".to_owned()],
+        }
+    }
+}
+
+/// Where alerts are posted.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackSettings {
+    /// Bot token (`xoxb-…`); without it alerts are printed to standard output.
+    #[serde(serialize_with = "redact_option")]
+    pub bot_token: Option<SecretString>,
+    /// File holding the bot token, instead of `bot_token`.
+    pub bot_token_file: Option<PathBuf>,
+    /// Channel ID (`C…`) the alerts go to; required with a bot token.
+    pub channel: Option<String>,
+    /// Base URL of the Slack Web API.
+    pub api_url: String,
+}
+
+impl Default for SlackSettings {
+    fn default() -> Self {
+        Self {
+            bot_token: None,
+            bot_token_file: None,
+            channel: None,
+            api_url: "https://slack.com/api".to_owned(),
+        }
+    }
+}
+
+/// The embedded database.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Path of the database file.
+    pub path: PathBuf,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("data/okta-mfa-notifier.db"),
+        }
+    }
+}
+
+/// How long delivery keeps trying.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliverySettings {
+    /// Seconds after which an undelivered alert becomes a dead letter.
+    pub max_age_secs: u64,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            max_age_secs: 86_400,
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+/// Shape of the log lines written to standard error.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per record.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Settings {
+    /// Reads the file (if any) and the process environment, then checks the result.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        Self::load_from(file, std::env::vars().collect())
+    }
+
+    /// Like [`Settings::load`], with the environment given as a map.
+    pub fn load_from(file: Option<&Path>, env: HashMap<String, String>) -> anyhow::Result<Self> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            if !path.is_file() {
+                bail!("configuration file {} does not exist", path.display());
+            }
+            builder = builder.add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        let env = config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("__")
+            .separator("__")
+            .list_separator(",")
+            .with_list_parse_key("okta.auth_secrets")
+            .with_list_parse_key("okta.event_types")
+            .try_parsing(true)
+            .source(Some(env));
+        let raw = builder
+            .add_source(env)
+            .build()
+            .context("cannot read the configuration")?;
+        let mut settings: Settings = raw
+            .try_deserialize()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        settings.read_secret_files()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Parses settings from TOML text alone (no environment), then checks them.
+    pub fn from_toml(text: &str) -> anyhow::Result<Self> {
+        let mut settings: Settings =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        settings.read_secret_files()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The configuration as TOML, with every secret replaced by `[redacted]`.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+
+    fn read_secret_files(&mut self) -> anyhow::Result<()> {
+        if let Some(path) = &self.okta.auth_secrets_file {
+            if !self.okta.auth_secrets.is_empty() {
+                bail!("okta.auth_secrets and okta.auth_secrets_file are both set; keep one");
+            }
+            let text = read_secret_file(path, "okta.auth_secrets_file")?;
+            self.okta.auth_secrets = text
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(SecretString::from)
+                .collect();
+        }
+        if let Some(path) = &self.okta.api_token_file {
+            if self.okta.api_token.is_some() {
+                bail!("okta.api_token and okta.api_token_file are both set; keep one");
+            }
+            let text = read_secret_file(path, "okta.api_token_file")?;
+            self.okta.api_token = Some(SecretString::from(text.trim().to_owned()));
+        }
+        if let Some(path) = &self.slack.bot_token_file {
+            if self.slack.bot_token.is_some() {
+                bail!("slack.bot_token and slack.bot_token_file are both set; keep one");
+            }
+            let text = read_secret_file(path, "slack.bot_token_file")?;
+            self.slack.bot_token = Some(SecretString::from(text.trim().to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Checks values that the types alone cannot; each message names its key.
+    fn validate(&self) -> anyhow::Result<()> {
+        let hook_path = &self.server.hook_path;
+        if !hook_path.starts_with('/') || hook_path.contains(['?', '#', ' ']) {
+            bail!("server.hook_path must be a URL path starting with '/', got {hook_path:?}");
+        }
+        if self.server.max_body_bytes == 0 {
+            bail!("server.max_body_bytes must be greater than 0");
+        }
+        if self.server.listen == self.admin.listen {
+            bail!("admin.listen must differ from server.listen: the admin port is never public");
+        }
+
+        HeaderName::from_bytes(self.okta.auth_header.as_bytes()).map_err(|_| {
+            anyhow::anyhow!(
+                "okta.auth_header must be an HTTP header name, got {:?}",
+                self.okta.auth_header
+            )
+        })?;
+        if self
+            .okta
+            .auth_secrets
+            .iter()
+            .any(|s| s.expose_secret().is_empty())
+        {
+            bail!("okta.auth_secrets must not contain an empty secret");
+        }
+        if self.okta.auth_secrets.is_empty() && !self.okta.allow_unauthenticated {
+            bail!(
+                "okta.auth_secrets is empty: set the secret Okta sends, \
+                 or set okta.allow_unauthenticated = true to accept unauthenticated deliveries"
+            );
+        }
+        if let Some(org_url) = &self.okta.org_url {
+            let url = Url::parse(org_url)
+                .map_err(|e| anyhow::anyhow!("okta.org_url is not a URL ({e}): {org_url:?}"))?;
+            if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+                bail!("okta.org_url must be an https URL such as https://acme.okta.com");
+            }
+        }
+        if let Some(token) = &self.okta.api_token
+            && token.expose_secret().is_empty()
+        {
+            bail!("okta.api_token is empty");
+        }
+        if self.okta.event_types.is_empty() {
+            bail!("okta.event_types must list at least one event type");
+        }
+        if let Some(bad) = self
+            .okta
+            .event_types
+            .iter()
+            .find(|t| t.is_empty() || t.contains(char::is_whitespace))
+        {
+            bail!("okta.event_types contains an invalid event type {bad:?}");
+        }
+
+        let api_url = Url::parse(&self.slack.api_url).map_err(|e| {
+            anyhow::anyhow!("slack.api_url is not a URL ({e}): {:?}", self.slack.api_url)
+        })?;
+        if !matches!(api_url.scheme(), "https" | "http") {
+            bail!("slack.api_url must be an http(s) URL");
+        }
+        match (&self.slack.bot_token, &self.slack.channel) {
+            (Some(token), _) if token.expose_secret().is_empty() => {
+                bail!("slack.bot_token is empty")
+            }
+            (Some(_), None) => bail!("slack.channel is required when slack.bot_token is set"),
+            (_, Some(channel)) if channel.starts_with('#') || channel.trim().is_empty() => bail!(
+                "slack.channel must be a channel ID such as C0123456789, not a name: {channel:?}"
+            ),
+            _ => {}
+        }
+
+        if self.delivery.max_age_secs == 0 {
+            bail!("delivery.max_age_secs must be greater than 0");
+        }
+        Ok(())
+    }
+}
+
+fn read_secret_file(path: &Path, key: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("{key}: cannot read {}", path.display()))
+}
+
+const REDACTED: &str = "[redacted]";
+
+fn redact_option<S: Serializer>(
+    value: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => serializer.serialize_str(REDACTED),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn redact_all<S: Serializer>(values: &[SecretString], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(values.iter().map(|_| REDACTED))
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load_toml(text: &str, vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).expect("write config");
+        Settings::load_from(Some(&path), env(vars))
+    }
+
+    #[test]
+    fn defaults_match_the_specification() {
+        let s = Settings::load_from(None, env(&[("OKTA_MFA_NOTIFIER__OKTA__AUTH_SECRETS", "s")]))
+            .expect("loads");
+        assert_eq!(s.server.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(s.server.hook_path, "/okta/event-hook");
+        assert_eq!(s.server.max_body_bytes, 8_388_608);
+        assert_eq!(s.admin.listen.to_string(), "127.0.0.1:9090");
+        assert_eq!(s.okta.auth_header, "Authorization");
+        assert_eq!(s.okta.event_types, ["user.mfa.factor.reset_all"]);
+        assert_eq!(s.slack.api_url, "https://slack.com/api");
+        assert_eq!(s.store.path, PathBuf::from("data/okta-mfa-notifier.db"));
+        assert_eq!(s.delivery.max_age_secs, 86_400);
+        assert_eq!(s.log.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let s = load_toml(
+            "[okta]\nauth_secrets = [\"from-file\"]\n[slack]\nchannel = \"CFILE\"\n",
+            &[
+                ("OKTA_MFA_NOTIFIER__SLACK__CHANNEL", "CENV"),
+                ("OKTA_MFA_NOTIFIER__OKTA__AUTH_SECRETS", "one,two"),
+                ("OKTA_MFA_NOTIFIER__SERVER__MAX_BODY_BYTES", "1024"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(s.slack.channel.as_deref(), Some("CENV"));
+        let secrets: Vec<_> = s
+            .okta
+            .auth_secrets
+            .iter()
+            .map(|s| s.expose_secret())
+            .collect();
+        assert_eq!(secrets, ["one", "two"]);
+        assert_eq!(s.server.max_body_bytes, 1024);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let err = load_toml("[server]\nlisten_addr = \"0.0.0.0:1\"\n", &[]).unwrap_err();
+        assert!(format!("{err:#}").contains("listen_addr"), "{err:#}");
+
+        let err = Settings::load_from(
+            None,
+            env(&[
+                ("OKTA_MFA_NOTIFIER__OKTA__AUTH_SECRETS", "s"),
+                ("OKTA_MFA_NOTIFIER__SLACK__CHANEL", "C1"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("chanel"), "{err:#}");
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let cases = [
+            ("[server]\nlisten = \"nowhere\"\n", "listen"),
+            (
+                "[okta]\nauth_secrets=[\"s\"]\norg_url = \"acme\"\n",
+                "okta.org_url",
+            ),
+            (
+                "[okta]\nauth_secrets=[\"s\"]\n[slack]\nbot_token = \"x\"\n",
+                "slack.channel",
+            ),
+            (
+                "[okta]\nauth_secrets=[\"s\"]\n[slack]\nchannel = \"#sec\"\n",
+                "slack.channel",
+            ),
+            (
+                "[okta]\nauth_secrets=[\"s\"]\n[log]\nformat = \"xml\"\n",
+                "format",
+            ),
+            (
+                "[okta]\nauth_secrets=[\"s\"]\nauth_header = \"bad header\"\n",
+                "okta.auth_header",
+            ),
+            (
+                "[okta]\nauth_secrets=[\"s\"]\nevent_types = []\n",
+                "okta.event_types",
+            ),
+            (
+                "[okta]\nauth_secrets=[\"s\"]\n[delivery]\nmax_age_secs = -1\n",
+                "max_age_secs",
+            ),
+        ];
+        for (text, key) in cases {
+            let err = load_toml(text, &[]).expect_err(text);
+            assert!(format!("{err:#}").contains(key), "{text}: {err:#}");
+        }
+    }
+
+    #[test]
+    fn running_without_secrets_must_be_explicit() {
+        let err = Settings::load_from(None, env(&[])).unwrap_err();
+        assert!(format!("{err:#}").contains("okta.allow_unauthenticated"));
+
+        let s = Settings::load_from(
+            None,
+            env(&[("OKTA_MFA_NOTIFIER__OKTA__ALLOW_UNAUTHENTICATED", "true")]),
+        )
+        .expect("loads");
+        assert!(s.okta.auth_secrets.is_empty());
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let secrets = dir.path().join("hook-secrets");
+        std::fs::write(&secrets, "current\n\nprevious\n").expect("write");
+        let token = dir.path().join("slack-token");
+        std::fs::write(&token, "xoxb-from-file\n").expect("write");
+        let s = Settings::load_from(
+            None,
+            env(&[
+                (
+                    "OKTA_MFA_NOTIFIER__OKTA__AUTH_SECRETS_FILE",
+                    secrets.to_str().expect("utf8"),
+                ),
+                (
+                    "OKTA_MFA_NOTIFIER__SLACK__BOT_TOKEN_FILE",
+                    token.to_str().expect("utf8"),
+                ),
+                ("OKTA_MFA_NOTIFIER__SLACK__CHANNEL", "C0123"),
+            ]),
+        )
+        .expect("loads");
+        let hook: Vec<_> = s
+            .okta
+            .auth_secrets
+            .iter()
+            .map(|s| s.expose_secret())
+            .collect();
+        assert_eq!(hook, ["current", "previous"]);
+        assert_eq!(
+            s.slack.bot_token.as_ref().map(|t| t.expose_secret()),
+            Some("xoxb-from-file")
+        );
+
+        let err = Settings::load_from(
+            None,
+            env(&[(
+                "OKTA_MFA_NOTIFIER__OKTA__AUTH_SECRETS_FILE",
+                "/nonexistent/secret",
+            )]),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("okta.auth_secrets_file"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn redacted_output_hides_every_secret() {
+        let s = Settings::from_toml(
+            "[okta]\nauth_secrets = [\"hook-secret-1\", \"hook-secret-2\"]\n\
+             api_token = \"okta-api-secret\"\n\
+             [slack]\nbot_token = \"xoxb-secret\"\nchannel = \"C1\"\n",
+        )
+        .expect("loads");
+        let shown = s.to_redacted_toml();
+        for secret in [
+            "hook-secret-1",
+            "hook-secret-2",
+            "okta-api-secret",
+            "xoxb-secret",
+        ] {
+            assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
+        }
+        assert!(shown.contains("[redacted]"));
+        assert!(shown.contains("C1"));
+        assert!(!format!("{s:?}").contains("xoxb-secret"));
+    }
+}

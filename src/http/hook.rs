@@ -1,0 +1,131 @@
+//! The two hook handlers: verification (GET) and delivery (POST).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::json;
+
+use super::{HookError, HookState, VERIFICATION_HEADER};
+use crate::okta::{Delivery, DeliveryError};
+use crate::selection;
+
+/// Okta's one-time verification: echo the challenge header back as JSON.
+pub(super) async fn verify(
+    State(state): State<HookState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, HookError> {
+    if !state.inner.auth.allows(&headers) {
+        tracing::warn!("Refused a verification request without a valid secret.");
+        return Err(HookError::Unauthorized);
+    }
+    let challenge = headers
+        .get(VERIFICATION_HEADER)
+        .ok_or(HookError::MissingChallenge)?
+        .to_str()
+        .map_err(|_| HookError::InvalidChallenge)?;
+    tracing::info!("Answered Okta's verification request.");
+    Ok(Json(json!({ "verification": challenge })))
+}
+
+/// One delivery: authenticate, read, select, hand to the outbox, answer.
+pub(super) async fn receive(
+    State(state): State<HookState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, HookError> {
+    let hook = &state.inner;
+    if !hook.auth.allows(&headers) {
+        tracing::warn!("Refused a delivery without a valid secret.");
+        return Err(HookError::Unauthorized);
+    }
+    if !is_json(&headers) {
+        return Err(HookError::UnsupportedMediaType);
+    }
+
+    let bytes = read_body(body, &headers, hook.max_body_bytes).await?;
+    let delivery = Delivery::parse(&bytes).map_err(|e| {
+        tracing::warn!(error = %e, "Refused a body that is not an Okta delivery.");
+        match e {
+            DeliveryError::Syntax(_) => HookError::BadDelivery("body is not valid JSON".into()),
+            DeliveryError::Shape(_) => HookError::BadDelivery(e.to_string()),
+        }
+    })?;
+
+    let selection = selection::select(&delivery, &hook.event_types);
+    let alerts = selection.alerts.len();
+    hook.outbox.accept(selection.alerts).map_err(|e| {
+        tracing::error!(error = %e, alerts, "Cannot store alerts; asking Okta to retry.");
+        HookError::Unavailable
+    })?;
+    tracing::debug!(
+        event_id = delivery.event_id.as_deref().unwrap_or("-"),
+        events = delivery.len(),
+        alerts,
+        ignored = selection.ignored,
+        unreadable = selection.unreadable,
+        "Accepted a delivery."
+    );
+    Ok(StatusCode::OK)
+}
+
+/// Whether the media type is JSON, whatever its letter case and parameters.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let media_type = value.split(';').next().unwrap_or_default().trim();
+    media_type.eq_ignore_ascii_case("application/json")
+}
+
+/// Reads at most `limit` bytes, refusing a declared or streamed excess with 413.
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<bytes::Bytes, HookError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(HookError::PayloadTooLarge(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(HookError::PayloadTooLarge(limit))
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "Cannot read a request body.");
+            Err(HookError::UnreadableBody)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn json_media_type_ignores_case_and_parameters() {
+        for (value, expected) in [
+            ("application/json", true),
+            ("Application/JSON; charset=UTF-8", true),
+            ("application/json;charset=utf-8", true),
+            ("text/plain", false),
+            ("application/jsonx", false),
+            ("application/x-www-form-urlencoded", false),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+            assert_eq!(is_json(&headers), expected, "{value}");
+        }
+        assert!(!is_json(&HeaderMap::new()));
+    }
+}

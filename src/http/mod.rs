@@ -1,0 +1,63 @@
+//! HTTP: the public event-hook endpoint that Okta calls.
+//!
+//! `GET {hook_path}` answers Okta's one-time verification; `POST {hook_path}`
+//! takes a delivery. Both check the shared secret first. A POST is answered
+//! 200 as soon as its alerts are in the outbox; it never waits for Slack.
+
+mod auth;
+mod error;
+mod hook;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::config::Settings;
+use crate::store::Outbox;
+
+pub use auth::HookAuth;
+pub use error::HookError;
+
+/// Header Okta sets on its verification request.
+pub const VERIFICATION_HEADER: &str = "x-okta-verification-challenge";
+
+/// What the hook handlers share.
+#[derive(Debug, Clone)]
+pub struct HookState {
+    inner: Arc<HookContext>,
+}
+
+#[derive(Debug)]
+struct HookContext {
+    auth: HookAuth,
+    event_types: Vec<String>,
+    max_body_bytes: usize,
+    outbox: Outbox,
+}
+
+impl HookState {
+    /// State for the hook described by `settings`, handing alerts to `outbox`.
+    pub fn new(settings: &Settings, outbox: Outbox) -> anyhow::Result<Self> {
+        Ok(Self {
+            inner: Arc::new(HookContext {
+                auth: HookAuth::new(&settings.okta.auth_header, &settings.okta.auth_secrets)?,
+                event_types: settings.okta.event_types.clone(),
+                max_body_bytes: settings.server.max_body_bytes,
+                outbox,
+            }),
+        })
+    }
+}
+
+/// The public router: the hook at `hook_path`, with and without a trailing slash.
+pub fn router(hook_path: &str, state: HookState) -> Router {
+    let bare = hook_path.trim_end_matches('/');
+    let bare = if bare.is_empty() { "/" } else { bare };
+    let hook = get(hook::verify).post(hook::receive);
+    let mut router = Router::new().route(bare, hook.clone());
+    if bare != "/" {
+        router = router.route(&format!("{bare}/"), hook);
+    }
+    router.with_state(state)
+}

@@ -1,0 +1,26 @@
+//! `okta-mfa-notifier` receives Okta event hooks and posts one Slack alert for
+//! each MFA reset it finds.
+//!
+//! The path of one Okta event through the crate, module by module:
+//!
+//! 1. [`http`]: the public endpoint authenticates the request and reads its body;
+//! 2. [`okta`]: the body is parsed as an event-hook delivery of System Log events;
+//! 3. [`selection`]: events of the watched types become [`alert::Alert`]s;
+//! 4. [`store`]: the alerts are handed to the outbox and Okta gets its answer;
+//! 5. [`delivery`]: a background worker takes each alert out of the outbox;
+//! 6. [`slack`]: the alert is rendered and posted with `chat.postMessage`.
+//!
+//! [`config`] reads the settings, [`service`] wires the parts together and
+//! stops them in order, and [`cli`] is the command line behind the binary.
+
+pub mod alert;
+pub mod cli;
+pub mod config;
+pub mod delivery;
+pub mod http;
+pub mod okta;
+pub mod selection;
+pub mod service;
+pub mod slack;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,75 @@
+//! Selection: which events of a delivery become alerts.
+//!
+//! An event is selected when its type is one of `okta.event_types`. Each
+//! selected event gives one alert; an event repeated inside one batch gives one.
+//! Events that cannot be read are logged with their position and skipped, and
+//! never cause the rest of the batch to be refused.
+
+use std::collections::HashSet;
+
+use crate::alert::Alert;
+use crate::okta::Delivery;
+use crate::okta::delivery::EventSlot;
+
+/// The outcome of selecting from one delivery.
+#[derive(Debug, Default)]
+pub struct Selection {
+    /// One alert per selected event, in the order Okta sent them.
+    pub alerts: Vec<Alert>,
+    /// Events of other types.
+    pub ignored: usize,
+    /// Events that could not be read.
+    pub unreadable: usize,
+}
+
+/// Picks the events of the watched types out of a delivery.
+pub fn select(delivery: &Delivery<'_>, event_types: &[String]) -> Selection {
+    let mut selection = Selection::default();
+    let mut seen = HashSet::new();
+    for (position, slot) in delivery.events(event_types) {
+        match slot {
+            EventSlot::Wanted(event) => {
+                if seen.insert(event.uuid.clone()) {
+                    selection.alerts.push(Alert::from_event(&event));
+                }
+            }
+            EventSlot::Ignored => selection.ignored += 1,
+            EventSlot::Unreadable { reason } => {
+                selection.unreadable += 1;
+                tracing::warn!(
+                    event_id = delivery.event_id.as_deref().unwrap_or("-"),
+                    position,
+                    error = %reason,
+                    "Skipped an event that cannot be read."
+                );
+            }
+        }
+    }
+    selection
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_alert_per_selected_uuid() {
+        let body = br#"{"data":{"events":[
+            {"uuid":"a","published":"p","eventType":"user.mfa.factor.reset_all"},
+            {"uuid":"a","published":"p","eventType":"user.mfa.factor.reset_all"},
+            {"uuid":"b","published":"p","eventType":"user.mfa.factor.reset_all"},
+            {"uuid":"c","published":"p","eventType":"user.session.start"},
+            {"uuid":7,"published":"p","eventType":"user.mfa.factor.reset_all"}
+        ]}}"#;
+        let delivery = Delivery::parse(body).expect("envelope");
+        let selection = select(&delivery, &["user.mfa.factor.reset_all".to_owned()]);
+        let uuids: Vec<_> = selection
+            .alerts
+            .iter()
+            .map(|a| a.event_uuid.as_str())
+            .collect();
+        assert_eq!(uuids, ["a", "b"]);
+        assert_eq!(selection.ignored, 1);
+        assert_eq!(selection.unreadable, 1);
+    }
+}

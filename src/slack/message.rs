@@ -1,0 +1,437 @@
+//! Rendering an alert as a Slack message.
+//!
+//! Okta strings are untrusted: a display name such as `<!channel>` would ping a
+//! whole channel and `<https://evil.example|Okta>` would show a disguised link.
+//! So every Okta-derived string goes through [`escape`] (`&`, `<`, `>` become
+//! entities), and is cut to a length budget first, so that the header (150
+//! chars), each section (3,000), each field (2,000) and the whole `text`
+//! (40,000) stay under Slack's limits whatever Okta sends. The header carries no
+//! Okta text at all, and links are built from configuration, never from events.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
+use crate::alert::{ActorKind, Alert, Person};
+use crate::okta::AdminConsole;
+
+/// Slack's limit for a header block's text.
+pub const HEADER_LIMIT: usize = 150;
+/// Slack's limit for a section's text.
+pub const SECTION_LIMIT: usize = 3_000;
+/// Slack's limit for one section field.
+pub const FIELD_LIMIT: usize = 2_000;
+/// Slack's limit for the message `text`.
+pub const TEXT_LIMIT: usize = 40_000;
+/// Slack's limit on blocks per message.
+pub const BLOCKS_LIMIT: usize = 50;
+
+/// Budget, in characters before escaping, for a name, login or id.
+const NAME_BUDGET: usize = 150;
+/// Budget for longer free text: user agents, reasons, summaries.
+const LONG_BUDGET: usize = 500;
+
+/// The JSON body of one `chat.postMessage` call.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostMessage {
+    /// Channel ID.
+    pub channel: String,
+    /// Plain fallback: notifications and screen readers show this.
+    pub text: String,
+    /// Block Kit layout; empty for a text-only message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<Value>,
+    /// Never unfurl links.
+    pub unfurl_links: bool,
+    /// Never unfurl media.
+    pub unfurl_media: bool,
+}
+
+impl PostMessage {
+    /// The same message without blocks, for when Slack refuses the layout.
+    pub fn text_only(&self) -> Self {
+        Self {
+            blocks: Vec::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// Escapes `&`, `<` and `>` so that Slack shows text literally.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Cuts `text` to at most `max` characters, marking a cut with `…`.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Cuts `text` to `budget` characters, drops control characters, then escapes it.
+fn untrusted(text: &str, budget: usize) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    escape(&truncate(cleaned.trim(), budget))
+}
+
+/// Renders `alert` for `channel`, with Admin Console links when `console` is set.
+pub fn render(alert: &Alert, channel: &str, console: Option<&AdminConsole>) -> PostMessage {
+    let facts = Facts::of(alert, console);
+
+    let mut blocks = vec![
+        json!({
+            "type": "header",
+            "text": {"type": "plain_text", "text": truncate(&facts.headline, HEADER_LIMIT), "emoji": true}
+        }),
+        section(&facts.summary),
+        json!({
+            "type": "section",
+            "fields": facts.fields.iter()
+                .map(|(label, value)| json!({
+                    "type": "mrkdwn",
+                    "text": truncate(&format!("*{label}*\n{value}"), FIELD_LIMIT),
+                }))
+                .collect::<Vec<_>>(),
+        }),
+    ];
+    if !facts.links.is_empty() {
+        let links: Vec<String> = facts
+            .links
+            .iter()
+            .map(|(label, url)| format!("<{url}|{label}>"))
+            .collect();
+        blocks.push(section(&links.join("  ·  ")));
+    }
+    blocks.push(json!({
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": truncate(&facts.context, SECTION_LIMIT)}],
+    }));
+    blocks.truncate(BLOCKS_LIMIT);
+
+    PostMessage {
+        channel: channel.to_owned(),
+        text: truncate(&facts.fallback_text(), TEXT_LIMIT),
+        blocks,
+        unfurl_links: false,
+        unfurl_media: false,
+    }
+}
+
+fn section(mrkdwn: &str) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(mrkdwn, SECTION_LIMIT)}})
+}
+
+/// The alert's content, escaped, before it is laid out.
+struct Facts {
+    headline: String,
+    summary: String,
+    fields: Vec<(&'static str, String)>,
+    links: Vec<(&'static str, String)>,
+    context: String,
+}
+
+impl Facts {
+    fn of(alert: &Alert, console: Option<&AdminConsole>) -> Self {
+        let is_reset_all = alert.event_type == "user.mfa.factor.reset_all";
+        let headline = match (is_reset_all, alert.succeeded()) {
+            (true, true) => ":rotating_light: All MFA factors reset".to_owned(),
+            (true, false) => ":warning: MFA reset attempt did not succeed".to_owned(),
+            (false, _) => format!(":warning: Okta event {}", alert.event_type),
+        };
+        let user = person(alert.user.as_ref());
+        let actor = actor_phrase(alert);
+        let action = if is_reset_all {
+            "had all MFA factors reset"
+        } else {
+            "was the target of this event"
+        };
+        let mut summary = format!("{user} {action} by {actor}.");
+        if !alert.succeeded() {
+            summary.push_str(&format!(" Okta reports *{}*.", outcome(alert)));
+        }
+
+        let user_id = alert.user.as_ref().and_then(|u| u.id.as_deref());
+        let mut fields = vec![
+            ("User", user.clone()),
+            ("Done by", actor.clone()),
+            ("When (UTC)", when(&alert.published)),
+            ("From", source(alert)),
+            ("Outcome", outcome(alert)),
+            ("Okta event", untrusted(&alert.event_uuid, NAME_BUDGET)),
+        ];
+        if let Some(agent) = &alert.source.user_agent {
+            fields.insert(4, ("User agent", untrusted(agent, LONG_BUDGET)));
+        }
+
+        let mut links = Vec::new();
+        if let Some(console) = console {
+            if let Some(url) = user_id.and_then(|id| console.user_url(id)) {
+                links.push(("Open the user in the Admin Console", url));
+            }
+            links.push((
+                "Find the event in the System Log",
+                console.system_log_url(&alert.event_uuid),
+            ));
+        }
+
+        let mut context = format!(
+            "Okta event type {}",
+            untrusted(&alert.event_type, NAME_BUDGET)
+        );
+        if let Some(tx) = &alert.transaction_id {
+            context.push_str(&format!(" · transaction {}", untrusted(tx, NAME_BUDGET)));
+        }
+        if let Some(message) = &alert.display_message {
+            context.push_str(&format!(" · “{}”", untrusted(message, LONG_BUDGET)));
+        }
+
+        Self {
+            headline,
+            summary,
+            fields,
+            links,
+            context,
+        }
+    }
+
+    /// Everything the blocks say, as plain lines.
+    fn fallback_text(&self) -> String {
+        let mut lines = vec![format!("{}: {}", self.headline, self.summary)];
+        lines.extend(
+            self.fields
+                .iter()
+                .map(|(label, value)| format!("{label}: {}", value.replace('\n', ", "))),
+        );
+        lines.extend(
+            self.links
+                .iter()
+                .map(|(label, url)| format!("{label}: {url}")),
+        );
+        lines.join("\n")
+    }
+}
+
+fn person(person: Option<&Person>) -> String {
+    let Some(person) = person else {
+        return "An unnamed user".to_owned();
+    };
+    let name = person
+        .display_name
+        .as_deref()
+        .filter(|n| !n.trim().is_empty());
+    let login = person.login.as_deref().filter(|l| !l.trim().is_empty());
+    match (name, login) {
+        (Some(name), Some(login)) if name != login => format!(
+            "*{}* ({})",
+            untrusted(name, NAME_BUDGET),
+            untrusted(login, NAME_BUDGET)
+        ),
+        (Some(name), _) => format!("*{}*", untrusted(name, NAME_BUDGET)),
+        (None, Some(login)) => format!("*{}*", untrusted(login, NAME_BUDGET)),
+        (None, None) => match person.id.as_deref() {
+            Some(id) => format!("user {}", untrusted(id, NAME_BUDGET)),
+            None => "An unnamed user".to_owned(),
+        },
+    }
+}
+
+fn actor_phrase(alert: &Alert) -> String {
+    let actor = &alert.actor;
+    let who = person(Some(&actor.principal));
+    let via = match (&actor.api_token_id, &actor.client_app_id) {
+        (Some(token), _) => format!(" using API token {}", untrusted(token, NAME_BUDGET)),
+        (None, Some(app)) => format!(" through OAuth app {}", untrusted(app, NAME_BUDGET)),
+        (None, None) => String::new(),
+    };
+    match actor.kind {
+        ActorKind::Admin => format!("{who}, an admin{via}"),
+        ActorKind::SelfService => format!("the user themself{via}"),
+        ActorKind::OktaSystem => "Okta itself (system principal)".to_owned(),
+        ActorKind::ApiClient if actor.api_token_id.is_some() => {
+            format!("an API client{via}, owned by {who}")
+        }
+        ActorKind::ApiClient => {
+            let kind = actor.okta_type.as_deref().unwrap_or("app");
+            format!(
+                "the API client {who} ({}){via}",
+                untrusted(kind, NAME_BUDGET)
+            )
+        }
+        ActorKind::Unknown => "an actor Okta did not name".to_owned(),
+    }
+}
+
+fn when(published: &str) -> String {
+    let iso = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    match OffsetDateTime::parse(published, &Rfc3339) {
+        Ok(at) => at
+            .to_offset(time::UtcOffset::UTC)
+            .format(&iso)
+            .unwrap_or_else(|_| untrusted(published, NAME_BUDGET)),
+        Err(_) => untrusted(published, NAME_BUDGET),
+    }
+}
+
+fn source(alert: &Alert) -> String {
+    let s = &alert.source;
+    let mut out = match &s.ip {
+        Some(ip) => untrusted(ip, NAME_BUDGET),
+        None => "unknown address".to_owned(),
+    };
+    if let Some(location) = &s.location {
+        out.push_str(&format!(" ({})", untrusted(location, NAME_BUDGET)));
+    }
+    if let Some(network) = &s.network {
+        out.push_str(&format!("\nnetwork {}", untrusted(network, NAME_BUDGET)));
+    }
+    if s.is_proxy == Some(true) {
+        out.push_str("\n*Okta flagged this address as a proxy*");
+    }
+    if let Some(zone) = &s.zone {
+        out.push_str(&format!("\nzone {}", untrusted(zone, NAME_BUDGET)));
+    }
+    out
+}
+
+fn outcome(alert: &Alert) -> String {
+    let mut out = untrusted(alert.outcome.as_deref().unwrap_or("unknown"), NAME_BUDGET);
+    if let Some(reason) = &alert.outcome_reason {
+        out.push_str(&format!(": {}", untrusted(reason, LONG_BUDGET)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{ActorSummary, Source};
+
+    fn alert() -> Alert {
+        Alert {
+            event_uuid: "uuid-1".into(),
+            event_type: "user.mfa.factor.reset_all".into(),
+            published: "2026-09-14T10:42:17.305+02:00".into(),
+            display_message: Some("Reset all factors for user".into()),
+            user: Some(Person {
+                id: Some("00uT".into()),
+                login: Some("target@example.com".into()),
+                display_name: Some("Target Person".into()),
+            }),
+            actor: ActorSummary {
+                kind: ActorKind::Admin,
+                principal: Person {
+                    id: Some("00uA".into()),
+                    login: Some("admin@example.com".into()),
+                    display_name: Some("Admin Person".into()),
+                },
+                okta_type: Some("User".into()),
+                api_token_id: None,
+                client_app_id: None,
+            },
+            source: Source {
+                ip: Some("192.0.2.7".into()),
+                location: Some("Lyon, France".into()),
+                ..Source::default()
+            },
+            outcome: Some("SUCCESS".into()),
+            outcome_reason: None,
+            transaction_id: Some("tx1".into()),
+        }
+    }
+
+    #[test]
+    fn escape_turns_control_characters_into_entities() {
+        assert_eq!(
+            escape("<!channel> & <a|b>"),
+            "&lt;!channel&gt; &amp; &lt;a|b&gt;"
+        );
+    }
+
+    #[test]
+    fn the_fallback_names_everything_the_blocks_do() {
+        let console = AdminConsole::from_org_url("https://acme.okta.com").expect("url");
+        let message = render(&alert(), "C1", Some(&console));
+        for needle in [
+            "All MFA factors reset",
+            "Target Person",
+            "target@example.com",
+            "Admin Person",
+            "admin@example.com",
+            "an admin",
+            "2026-09-14T08:42:17Z",
+            "192.0.2.7 (Lyon, France)",
+            "SUCCESS",
+            "uuid-1",
+            "https://acme-admin.okta.com/admin/user/profile/view/00uT",
+        ] {
+            assert!(
+                message.text.contains(needle),
+                "{needle} missing from:\n{}",
+                message.text
+            );
+        }
+        assert!(!message.unfurl_links && !message.unfurl_media);
+    }
+
+    #[test]
+    fn hostile_strings_are_escaped_and_bounded() {
+        let mut hostile = alert();
+        let name = format!(
+            "<!channel> & <https://evil.example|Okta> {}",
+            "ü".repeat(10_000)
+        );
+        hostile.user.as_mut().expect("user").display_name = Some(name.clone());
+        hostile.source.user_agent = Some("<@U123>\u{0}\u{202e}".repeat(5_000));
+        hostile.outcome_reason = Some("<!here>".repeat(5_000));
+        let message = render(&hostile, "C1", None);
+        let body = serde_json::to_string(&message).expect("json");
+        for raw in [
+            "<!channel>",
+            "<https://evil",
+            "<@U123>",
+            "<!here>",
+            "\\u0000",
+        ] {
+            assert!(!body.contains(raw), "{raw} reached Slack unescaped");
+        }
+        assert!(message.text.chars().count() <= TEXT_LIMIT);
+        assert!(message.blocks.len() <= BLOCKS_LIMIT);
+        for block in &message.blocks {
+            if let Some(text) = block.pointer("/text/text").and_then(Value::as_str) {
+                let limit = if block["type"] == "header" {
+                    HEADER_LIMIT
+                } else {
+                    SECTION_LIMIT
+                };
+                assert!(text.chars().count() <= limit);
+            }
+            for field in block["fields"].as_array().into_iter().flatten() {
+                assert!(field["text"].as_str().expect("text").chars().count() <= FIELD_LIMIT);
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_never_splits_an_entity() {
+        let cut = untrusted(&"&".repeat(1_000), 10);
+        assert_eq!(cut, format!("{}…", "&amp;".repeat(9)));
+    }
+}
