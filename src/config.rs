@@ -294,7 +294,7 @@ impl Settings {
         if self.server.max_body_bytes == 0 {
             bail!("server.max_body_bytes must be greater than 0");
         }
-        if self.server.listen == self.admin.listen {
+        if self.server.listen == self.admin.listen && self.server.listen.port() != 0 {
             bail!("admin.listen must differ from server.listen: the admin port is never public");
         }
 

@@ -1,0 +1,9 @@
+//! End-to-end tests: the service on a real port, Slack stood in by wiremock.
+
+mod helpers;
+
+mod bad_input;
+mod deliveries;
+mod quick_start;
+mod slack_client;
+mod verification;
