@@ -142,6 +142,7 @@ fn section(mrkdwn: &str) -> Value {
 /// The alert's content, escaped, before it is laid out.
 struct Facts {
     headline: String,
+    first_line: String,
     summary: String,
     fields: Vec<(&'static str, String)>,
     links: Vec<(&'static str, String)>,
@@ -151,17 +152,20 @@ struct Facts {
 impl Facts {
     fn of(alert: &Alert, console: Option<&AdminConsole>) -> Self {
         let is_reset_all = alert.event_type == "user.mfa.factor.reset_all";
-        let headline = match (is_reset_all, alert.succeeded()) {
-            (true, true) => ":rotating_light: All MFA factors reset".to_owned(),
-            (true, false) => ":warning: MFA reset attempt did not succeed".to_owned(),
-            (false, _) => format!(":warning: Okta event {}", alert.event_type),
+        let (emoji, headline) = match (is_reset_all, alert.succeeded()) {
+            (true, true) => (":rotating_light:", "All MFA factors reset".to_owned()),
+            (true, false) => (":warning:", "MFA reset attempt did not succeed".to_owned()),
+            (false, _) => (":warning:", format!("Okta event {}", alert.event_type)),
         };
         let user = person(alert.user.as_ref());
         let actor = actor_phrase(alert);
-        let action = if is_reset_all {
-            "had all MFA factors reset"
-        } else {
-            "was the target of this event"
+        let action = match (is_reset_all, alert.succeeded()) {
+            (true, true) => "had all MFA factors reset".to_owned(),
+            (true, false) => "was the target of an attempt to reset all MFA factors".to_owned(),
+            (false, _) => format!(
+                "was the target of Okta event {}",
+                untrusted(&alert.event_type, NAME_BUDGET)
+            ),
         };
         let mut summary = format!("{user} {action} by {actor}.");
         if !alert.succeeded() {
@@ -204,7 +208,8 @@ impl Facts {
         }
 
         Self {
-            headline,
+            headline: format!("{emoji} {headline}"),
+            first_line: format!("{emoji} {summary}"),
             summary,
             fields,
             links,
@@ -214,7 +219,7 @@ impl Facts {
 
     /// Everything the blocks say, as plain lines.
     fn fallback_text(&self) -> String {
-        let mut lines = vec![format!("{}: {}", self.headline, self.summary)];
+        let mut lines = vec![self.first_line.clone()];
         lines.extend(
             self.fields
                 .iter()
@@ -370,7 +375,7 @@ mod tests {
         let console = AdminConsole::from_org_url("https://acme.okta.com").expect("url");
         let message = render(&alert(), "C1", Some(&console));
         for needle in [
-            "All MFA factors reset",
+            "had all MFA factors reset by",
             "Target Person",
             "target@example.com",
             "Admin Person",

@@ -41,8 +41,12 @@ async fn an_admin_reset_gives_one_complete_alert() {
     assert_eq!(message["unfurl_links"], false);
     assert_eq!(message["unfurl_media"], false);
     assert_eq!(message["blocks"][0]["type"], "header");
+    assert_eq!(
+        message["blocks"][0]["text"]["text"],
+        ":rotating_light: All MFA factors reset"
+    );
     for needle in [
-        "All MFA factors reset",
+        "had all MFA factors reset by",
         "Tomás Berg",
         "tomas.berg@example.com",
         "Amara Lindqvist",
@@ -126,7 +130,7 @@ async fn unusual_shapes_still_give_every_alert() {
 
     let failed = text(&messages[1]);
     assert!(
-        failed.contains("MFA reset attempt did not succeed"),
+        failed.contains("the target of an attempt to reset all MFA factors"),
         "{failed}"
     );
     assert!(
@@ -168,7 +172,10 @@ async fn the_watched_event_types_are_configurable() {
         2,
         "the reset and the self-service deactivation"
     );
-    assert!(text(&messages[1]).contains("Okta event user.mfa.factor.deactivate"));
+    assert!(
+        text(&messages[1])
+            .contains("target of Okta event user.mfa.factor.deactivate by the user themself")
+    );
 }
 
 #[tokio::test]
