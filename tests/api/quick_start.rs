@@ -79,18 +79,11 @@ async fn the_example_delivery_is_printed_by_the_service() {
     );
     assert!(request["blocks"].as_array().is_some_and(|b| !b.is_empty()));
 
-    #[cfg(unix)]
-    {
-        let pid = service.id().expect("pid").to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        let exit = tokio::time::timeout(Duration::from_secs(10), service.wait())
-            .await
-            .expect("stops within 10 s")
-            .expect("exit status");
-        assert!(exit.success(), "SIGTERM gives exit 0, got {exit}");
-    }
+    let pid = nix::unistd::Pid::from_raw(service.id().expect("pid") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM sent");
+    let exit = tokio::time::timeout(Duration::from_secs(10), service.wait())
+        .await
+        .expect("stops within 10 s")
+        .expect("exit status");
+    assert!(exit.success(), "SIGTERM gives exit 0, got {exit}");
 }
