@@ -1,13 +1,23 @@
 //! The command line: global options, subcommands, and their exit codes.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::SystemTime;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::Settings;
+use crate::okta::{AdminConsole, Delivery};
+use crate::selection;
 use crate::service::{self, Service};
+use crate::slack::message;
+use crate::store::Store;
 use crate::telemetry;
+
+/// Exit code for an invalid configuration (`EX_CONFIG`).
+const EXIT_CONFIG: u8 = 78;
 
 /// Receives Okta event hooks and alerts Slack when a user's MFA factors are reset.
 #[derive(Debug, Parser)]
@@ -34,6 +44,38 @@ pub enum Command {
     Serve,
     /// Validate the configuration and print it with secrets redacted.
     CheckConfig,
+    /// Alert on an event-hook body or a JSON array of System Log events, as if
+    /// Okta had sent it; events already alerted on are skipped.
+    Replay(ReplayArgs),
+    /// List the alerts that could not be delivered, or send them again.
+    #[command(subcommand)]
+    DeadLetters(DeadLetterCommand),
+}
+
+/// Arguments of `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// File to read, or `-` for standard input.
+    pub file: PathBuf,
+    /// Print the Slack requests instead of storing the alerts.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// What to do with dead letters.
+#[derive(Debug, Subcommand)]
+pub enum DeadLetterCommand {
+    /// List every dead letter.
+    List,
+    /// Queue dead letters for delivery again; the running service sends them.
+    Retry {
+        /// Id of the dead letter, as `list` shows it.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<i64>,
+        /// Every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// Parses the command line and runs it.
@@ -43,24 +85,26 @@ pub fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("okta-mfa-notifier: {e:#}");
-            return ExitCode::from(78);
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match cli.command.unwrap_or(Command::Serve) {
+    telemetry::init(settings.log.format);
+
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => {
             print!("{}", settings.to_redacted_toml());
             eprintln!("okta-mfa-notifier: configuration is valid");
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Command::Serve => {
-            telemetry::init(settings.log.format);
-            match serve(&settings) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(error = format!("{e:#}"), "The service failed.");
-                    ExitCode::FAILURE
-                }
-            }
+        Command::Serve => serve(&settings),
+        Command::Replay(args) => block_on(replay(&settings, &args)),
+        Command::DeadLetters(command) => block_on(dead_letters(&settings, command)),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("okta-mfa-notifier: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -79,4 +123,131 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
         let service = Service::start(settings).await?;
         service.run_until(service::shutdown_signal()).await
     })
+}
+
+fn block_on(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(work)
+}
+
+async fn replay(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<()> {
+    let body = read_input(&args.file)?;
+    let delivery = Delivery::parse_replay(&body).context("cannot replay this input")?;
+    let selection = selection::select(&delivery, &settings.okta.event_types);
+    let selected = selection.alerts.len();
+
+    if args.dry_run {
+        let known = known_uuids(&settings.store.path).await?;
+        let console = settings
+            .okta
+            .org_url
+            .as_deref()
+            .and_then(AdminConsole::from_org_url);
+        let channel = settings.slack.channel.as_deref().unwrap_or_default();
+        let mut fresh = 0;
+        for alert in selection
+            .alerts
+            .iter()
+            .filter(|a| !known.contains(&a.event_uuid))
+        {
+            let request = message::render(alert, channel, console.as_ref());
+            println!("{}", serde_json::to_string(&request)?);
+            fresh += 1;
+        }
+        eprintln!(
+            "replay (dry run): {} events, {selected} selected, {fresh} would be alerted, {} already known",
+            delivery.len(),
+            selected - fresh
+        );
+        return Ok(());
+    }
+
+    let store = Store::open(&settings.store.path)?;
+    let stored = store
+        .accept(selection.alerts, settings.delivery.max_age())
+        .await?;
+    eprintln!(
+        "replay: {} events, {selected} selected, {} stored for delivery, {} already known",
+        delivery.len(),
+        stored.new,
+        stored.known
+    );
+    if stored.new > 0 {
+        eprintln!("replay: the running service delivers them within seconds, or at its next start");
+    }
+    Ok(())
+}
+
+/// Event uuids already in the store, without creating one.
+async fn known_uuids(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> {
+    if !path.exists() {
+        return Ok(Default::default());
+    }
+    Ok(Store::open(path)?.event_uuids().await?)
+}
+
+fn read_input(file: &Path) -> anyhow::Result<Vec<u8>> {
+    if file == Path::new("-") {
+        let mut body = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut body)
+            .context("cannot read standard input")?;
+        Ok(body)
+    } else {
+        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+    }
+}
+
+async fn dead_letters(settings: &Settings, command: DeadLetterCommand) -> anyhow::Result<()> {
+    let store = Store::open(&settings.store.path)?;
+    match command {
+        DeadLetterCommand::List => {
+            let letters = store.dead_letters().await?;
+            if letters.is_empty() {
+                eprintln!("no dead letters");
+                return Ok(());
+            }
+            println!("ID\tDEAD FOR\tEVENT UUID\tUSER\tATTEMPTS\tERROR");
+            for letter in letters {
+                let user = letter
+                    .alert
+                    .user
+                    .as_ref()
+                    .and_then(|u| u.login.clone().or_else(|| u.id.clone()))
+                    .unwrap_or_else(|| "-".into());
+                let age = SystemTime::now()
+                    .duration_since(letter.dead_at)
+                    .unwrap_or_default()
+                    .as_secs();
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    letter.id,
+                    format_age(age),
+                    letter.alert.event_uuid,
+                    user.replace(char::is_control, " "),
+                    letter.attempts,
+                    letter.error.replace(char::is_control, " ")
+                );
+            }
+        }
+        DeadLetterCommand::Retry { id, all } => {
+            let id = if all { None } else { id };
+            let count = store.requeue(id, settings.delivery.max_age()).await?;
+            eprintln!(
+                "dead-letters: {count} alert(s) queued again; the running service sends them within seconds"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn format_age(seconds: u64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7_200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3_600),
+        s => format!("{}d", s / 86_400),
+    }
 }

@@ -138,6 +138,8 @@ pub struct SlackSettings {
     pub channel: Option<String>,
     /// Base URL of the Slack Web API.
     pub api_url: String,
+    /// Seconds one `chat.postMessage` call may take before it counts as failed.
+    pub timeout_secs: u64,
 }
 
 impl Default for SlackSettings {
@@ -147,6 +149,7 @@ impl Default for SlackSettings {
             bot_token_file: None,
             channel: None,
             api_url: "https://slack.com/api".to_owned(),
+            timeout_secs: 10,
         }
     }
 }
@@ -167,19 +170,38 @@ impl Default for StoreSettings {
     }
 }
 
-/// How long delivery keeps trying.
+/// How delivery paces messages and retries failures.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliverySettings {
     /// Seconds after which an undelivered alert becomes a dead letter.
     pub max_age_secs: u64,
+    /// Steady rate of messages to one channel (Slack allows about one per second).
+    pub messages_per_second: f64,
+    /// Messages that may go to one channel at once before the rate applies.
+    pub burst: u32,
+    /// Delay before the first retry, in milliseconds; it doubles up to `retry_max_secs`.
+    pub retry_initial_ms: u64,
+    /// Longest delay between two retries, in seconds.
+    pub retry_max_secs: u64,
 }
 
 impl Default for DeliverySettings {
     fn default() -> Self {
         Self {
             max_age_secs: 86_400,
+            messages_per_second: 1.0,
+            burst: 3,
+            retry_initial_ms: 1_000,
+            retry_max_secs: 300,
         }
+    }
+}
+
+impl DeliverySettings {
+    /// `max_age_secs` as a duration.
+    pub fn max_age(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.max_age_secs)
     }
 }
 
@@ -359,8 +381,21 @@ impl Settings {
             _ => {}
         }
 
-        if self.delivery.max_age_secs == 0 {
+        if self.slack.timeout_secs == 0 {
+            bail!("slack.timeout_secs must be greater than 0");
+        }
+        let delivery = &self.delivery;
+        if delivery.max_age_secs == 0 {
             bail!("delivery.max_age_secs must be greater than 0");
+        }
+        if !(delivery.messages_per_second.is_finite() && delivery.messages_per_second > 0.0) {
+            bail!("delivery.messages_per_second must be a number greater than 0");
+        }
+        if delivery.burst == 0 {
+            bail!("delivery.burst must be at least 1");
+        }
+        if delivery.retry_initial_ms == 0 || delivery.retry_max_secs == 0 {
+            bail!("delivery.retry_initial_ms and delivery.retry_max_secs must be greater than 0");
         }
         Ok(())
     }
@@ -426,6 +461,8 @@ mod tests {
         assert_eq!(s.slack.api_url, "https://slack.com/api");
         assert_eq!(s.store.path, PathBuf::from("data/okta-mfa-notifier.db"));
         assert_eq!(s.delivery.max_age_secs, 86_400);
+        assert_eq!(s.delivery.messages_per_second, 1.0);
+        assert_eq!(s.slack.timeout_secs, 10);
         assert_eq!(s.log.format, LogFormat::Text);
     }
 
@@ -498,6 +535,14 @@ mod tests {
             (
                 "[okta]\nauth_secrets=[\"s\"]\n[delivery]\nmax_age_secs = -1\n",
                 "max_age_secs",
+            ),
+            (
+                "[okta]\nauth_secrets=[\"s\"]\n[delivery]\nburst = 0\n",
+                "delivery.burst",
+            ),
+            (
+                "[okta]\nauth_secrets=[\"s\"]\n[delivery]\nmessages_per_second = 0.0\n",
+                "delivery.messages_per_second",
             ),
         ];
         for (text, key) in cases {

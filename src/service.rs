@@ -8,49 +8,78 @@ use std::time::Duration;
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Settings;
-use crate::delivery::{self, Destination};
+use crate::delivery::{ChannelPacer, Destination, RetryPolicy, Worker};
 use crate::http::{self, HookState};
 use crate::okta::AdminConsole;
 use crate::slack::SlackClient;
-use crate::store;
+use crate::store::Store;
 
-/// Most alerts the outbox holds before the hook answers 503.
-const OUTBOX_CAPACITY: usize = 10_000;
-/// How long the worker may take to finish after the listener stops.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
+/// How long the worker may take to finish its attempt after the listener
+/// stops; what it has not sent stays in the store for the next start.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A bound, not yet running, service.
+/// A bound, not yet serving, service.
 #[derive(Debug)]
 pub struct Service {
     listener: TcpListener,
     router: axum::Router,
-    worker: JoinHandle<()>,
+    worker: WorkerTask,
+}
+
+/// The worker's task, stopped when the service is stopped or dropped.
+#[derive(Debug)]
+struct WorkerTask {
+    handle: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl Drop for WorkerTask {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
 }
 
 impl Service {
-    /// Binds the hook listener and starts the delivery worker.
+    /// Opens the store, binds the hook listener and starts the delivery worker.
     pub async fn start(settings: &Settings) -> anyhow::Result<Self> {
         let destination = destination(settings)?;
-        let console = settings
-            .okta
-            .org_url
-            .as_deref()
-            .and_then(AdminConsole::from_org_url);
+        let store = Store::open(&settings.store.path).with_context(|| {
+            format!("cannot open the store at {}", settings.store.path.display())
+        })?;
 
-        let (outbox, receiver) = store::outbox(OUTBOX_CAPACITY);
-        let state = HookState::new(settings, outbox)?;
+        let state = HookState::new(settings, store.clone())?;
         let router = http::router(&settings.server.hook_path, state);
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
-        let worker = tokio::spawn(delivery::run(receiver, destination, console));
+
+        let worker = Worker::new(
+            store,
+            destination,
+            settings
+                .okta
+                .org_url
+                .as_deref()
+                .and_then(AdminConsole::from_org_url),
+            ChannelPacer::new(
+                settings.delivery.messages_per_second,
+                settings.delivery.burst,
+            ),
+            RetryPolicy::new(
+                Duration::from_millis(settings.delivery.retry_initial_ms),
+                Duration::from_secs(settings.delivery.retry_max_secs),
+            ),
+        );
+        let (stop, stopped) = watch::channel(false);
+        let handle = tokio::spawn(worker.run(stopped));
         Ok(Self {
             listener,
             router,
-            worker,
+            worker: WorkerTask { handle, stop },
         })
     }
 
@@ -59,10 +88,10 @@ impl Service {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests and the
-    /// worker finish.
+    /// Serves until `shutdown` completes, then lets in-flight requests finish
+    /// and stops the worker; undelivered alerts stay in the store.
     pub async fn run_until(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let address = self.local_addr()?;
@@ -72,10 +101,13 @@ impl Service {
             .await
             .context("the hook listener failed")?;
 
-        tracing::info!("Stopped accepting deliveries; finishing queued alerts.");
-        match tokio::time::timeout(DRAIN_TIMEOUT, self.worker).await {
+        tracing::info!("Stopped accepting deliveries; stopping the delivery worker.");
+        let _ = self.worker.stop.send(true);
+        match tokio::time::timeout(DRAIN_TIMEOUT, &mut self.worker.handle).await {
             Ok(_) => tracing::info!("Stopped."),
-            Err(_) => tracing::warn!("Stopped before every queued alert was sent."),
+            Err(_) => tracing::warn!(
+                "Stopped during a Slack call; its alert stays in the store and is sent at the next start."
+            ),
         }
         Ok(())
     }
@@ -85,7 +117,11 @@ fn destination(settings: &Settings) -> anyhow::Result<Destination> {
     let channel = settings.slack.channel.clone().unwrap_or_default();
     match &settings.slack.bot_token {
         Some(token) => {
-            let client = SlackClient::new(&settings.slack.api_url, token.expose_secret().into())?;
+            let client = SlackClient::new(
+                &settings.slack.api_url,
+                token.expose_secret().into(),
+                Duration::from_secs(settings.slack.timeout_secs),
+            )?;
             Ok(Destination::Slack { client, channel })
         }
         None => {

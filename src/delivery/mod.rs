@@ -1,20 +1,37 @@
-//! Delivery: the background worker that takes alerts out of the outbox and
-//! sends them to their destination.
+//! Delivery: the background worker that takes alerts out of the store and
+//! gets each one to its destination exactly once, or into the dead letters.
 //!
-//! With a Slack bot token the destination is a channel; without one each alert
-//! is printed to standard output as the JSON body of the `chat.postMessage`
-//! call that would have been made, one object per line. Requests to the hook
-//! never wait for this worker.
+//! The worker sends one alert at a time, the one due soonest. Each channel is
+//! paced by a [`ChannelPacer`]. A transient failure (rate limit, Slack
+//! outage, network error, timeout) is retried on the [`RetryPolicy`]
+//! schedule, or after Slack's `Retry-After`; a permanent failure (token,
+//! scope, channel) makes the alert a dead letter at once, and so does running
+//! out of `delivery.max_age_secs`. Every dead letter is logged as one ERROR
+//! saying what the operator must fix.
 //!
-//! Known gap: a failed post is logged and not tried again; retries with
-//! backoff, pacing and dead letters come with the durable outbox.
+//! An alert is marked delivered only after Slack has answered `ok`; if the
+//! process dies between the two, the alert is sent again at the next start.
+//! That is the one way a duplicate can happen, and it needs a crash.
+
+mod pacer;
+mod retry;
 
 use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
 
 use crate::alert::Alert;
 use crate::okta::AdminConsole;
-use crate::slack::{PostMessage, SlackClient, SlackError, message};
-use crate::store::OutboxReceiver;
+use crate::slack::{PostMessage, Posted, SlackClient, SlackError, message};
+use crate::store::{DeliveredRecord, Pending, Store};
+
+pub use pacer::ChannelPacer;
+pub use retry::RetryPolicy;
+
+/// Longest the worker sleeps without looking at the store, so that alerts
+/// stored by another process (`replay`, `dead-letters retry`) are picked up.
+const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// Where alerts go.
 #[derive(Debug, Clone)]
@@ -33,51 +50,195 @@ pub enum Destination {
     },
 }
 
-/// Sends every alert the outbox yields until it is closed and empty.
-pub async fn run(
-    mut outbox: OutboxReceiver,
-    destination: Destination,
-    console: Option<AdminConsole>,
-) {
-    while let Some(alert) = outbox.next().await {
-        deliver(&alert, &destination, console.as_ref()).await;
+impl Destination {
+    /// The channel alerts go to.
+    pub fn channel(&self) -> &str {
+        match self {
+            Self::Slack { channel, .. } | Self::Stdout { channel } => channel,
+        }
     }
-    tracing::debug!("Delivery worker stopped.");
+
+    /// Renders and sends one alert.
+    pub async fn send(
+        &self,
+        alert: &Alert,
+        console: Option<&AdminConsole>,
+    ) -> Result<Posted, SlackError> {
+        let message = message::render(alert, self.channel(), console);
+        match self {
+            Self::Stdout { channel } => {
+                print_line(&message).map_err(SlackError::Transient)?;
+                Ok(Posted {
+                    channel: channel.clone(),
+                    ts: String::new(),
+                })
+            }
+            Self::Slack { client, .. } => post(client, &message).await,
+        }
+    }
 }
 
-async fn deliver(alert: &Alert, destination: &Destination, console: Option<&AdminConsole>) {
-    match destination {
-        Destination::Stdout { channel } => {
-            let message = message::render(alert, channel, console);
-            print_line(&message);
-            tracing::info!(event_uuid = %alert.event_uuid, "Alert printed.");
+/// The delivery worker.
+#[derive(Debug)]
+pub struct Worker {
+    store: Store,
+    destination: Destination,
+    console: Option<AdminConsole>,
+    pacer: ChannelPacer,
+    retry: RetryPolicy,
+}
+
+impl Worker {
+    /// A worker sending from `store` to `destination`.
+    pub fn new(
+        store: Store,
+        destination: Destination,
+        console: Option<AdminConsole>,
+        pacer: ChannelPacer,
+        retry: RetryPolicy,
+    ) -> Self {
+        Self {
+            store,
+            destination,
+            console,
+            pacer,
+            retry,
         }
-        Destination::Slack { client, channel } => {
-            let message = message::render(alert, channel, console);
-            match post(client, &message).await {
-                Ok(posted) => tracing::info!(
-                    event_uuid = %alert.event_uuid,
-                    channel = %posted.channel,
-                    ts = %posted.ts,
-                    "Alert delivered."
-                ),
-                Err(error) => tracing::error!(
-                    event_uuid = %alert.event_uuid,
-                    channel = %channel,
-                    error = %error,
-                    remedy = error.remedy(),
-                    "Alert not delivered."
-                ),
+    }
+
+    /// Delivers until `stop` turns true; an attempt under way is finished.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        tracing::debug!("Delivery worker started.");
+        while !*stop.borrow() {
+            let wait = match self.store.next_pending().await {
+                Ok(Some(pending)) => {
+                    let due_in = pending
+                        .next_attempt_at
+                        .duration_since(SystemTime::now())
+                        .unwrap_or_default();
+                    if due_in.is_zero() {
+                        tokio::select! {
+                            () = self.pacer.ready() => {}
+                            _ = stop.changed() => break,
+                        }
+                        self.attempt(pending).await;
+                        continue;
+                    }
+                    due_in.min(IDLE_POLL)
+                }
+                Ok(None) => IDLE_POLL,
+                Err(error) => {
+                    tracing::error!(%error, "Cannot read undelivered alerts from the store.");
+                    IDLE_POLL
+                }
+            };
+            tokio::select! {
+                () = self.store.arrivals() => {}
+                () = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
             }
+        }
+        tracing::debug!("Delivery worker stopped.");
+    }
+
+    async fn attempt(&mut self, pending: Pending) {
+        let Pending {
+            id,
+            alert,
+            attempts,
+            deadline,
+            ..
+        } = pending;
+        let uuid = alert.event_uuid.as_str();
+        if SystemTime::now() >= deadline {
+            self.give_up(
+                id,
+                uuid,
+                attempts,
+                "delivery.max_age_secs ran out before a try",
+            )
+            .await;
+            return;
+        }
+
+        let attempts = attempts.saturating_add(1);
+        let error = match self.destination.send(&alert, self.console.as_ref()).await {
+            Ok(posted) => {
+                let record = DeliveredRecord {
+                    channel: posted.channel,
+                    ts: posted.ts,
+                };
+                tracing::info!(event_uuid = uuid, channel = %record.channel, ts = %record.ts, attempts, "Alert delivered.");
+                if let Err(error) = self.store.mark_delivered(id, record).await {
+                    tracing::error!(event_uuid = uuid, %error, "Cannot record a delivered alert; it may be sent again.");
+                }
+                return;
+            }
+            Err(error) => error,
+        };
+
+        if !error.is_transient() {
+            self.dead_letter(id, uuid, attempts, &error).await;
+            return;
+        }
+        let delay = match &error {
+            SlackError::RateLimited { retry_after } => {
+                let delay = retry_after.unwrap_or_else(|| self.retry.delay(attempts));
+                self.pacer.pause_until(tokio::time::Instant::now() + delay);
+                delay
+            }
+            _ => self.retry.delay(attempts),
+        };
+        let next = SystemTime::now() + delay;
+        if next >= deadline {
+            let reason = format!("still failing when delivery.max_age_secs ran out: {error}");
+            self.give_up(id, uuid, attempts, &reason).await;
+            return;
+        }
+        tracing::warn!(event_uuid = uuid, attempt = attempts, retry_in_ms = delay.as_millis() as u64, %error, "Slack delivery failed; will retry.");
+        if let Err(store_error) = self
+            .store
+            .schedule_retry(id, attempts, next, &error.to_string())
+            .await
+        {
+            tracing::error!(event_uuid = uuid, error = %store_error, "Cannot record a failed attempt.");
+        }
+    }
+
+    async fn dead_letter(&self, id: i64, uuid: &str, attempts: u32, error: &SlackError) {
+        tracing::error!(
+            event_uuid = uuid,
+            dead_letter_id = id,
+            channel = self.destination.channel(),
+            %error,
+            fix = error.remedy(),
+            "Alert not delivered: Slack refused it. Fix the cause, then run `okta-mfa-notifier dead-letters retry {id}`."
+        );
+        self.record_dead(id, uuid, attempts, &error.to_string())
+            .await;
+    }
+
+    async fn give_up(&self, id: i64, uuid: &str, attempts: u32, reason: &str) {
+        tracing::error!(
+            event_uuid = uuid,
+            dead_letter_id = id,
+            attempts,
+            error = reason,
+            fix = "check that Slack is reachable from this host and answering, then run `okta-mfa-notifier dead-letters retry --all`",
+            "Alert not delivered: gave up after delivery.max_age_secs."
+        );
+        self.record_dead(id, uuid, attempts, reason).await;
+    }
+
+    async fn record_dead(&self, id: i64, uuid: &str, attempts: u32, reason: &str) {
+        if let Err(error) = self.store.mark_dead(id, attempts, reason).await {
+            tracing::error!(event_uuid = uuid, %error, "Cannot record a dead letter; it will be tried again.");
         }
     }
 }
 
 /// Posts `message`, and once more without blocks if Slack refuses the layout.
-async fn post(
-    client: &SlackClient,
-    message: &PostMessage,
-) -> Result<crate::slack::Posted, SlackError> {
+async fn post(client: &SlackClient, message: &PostMessage) -> Result<Posted, SlackError> {
     match client.post_message(message).await {
         Err(SlackError::InvalidPayload { code }) => {
             tracing::warn!(error = %code, "Slack refused the alert layout; sending it as plain text.");
@@ -87,16 +248,11 @@ async fn post(
     }
 }
 
-fn print_line(message: &PostMessage) {
-    let line = match serde_json::to_string(message) {
-        Ok(line) => line,
-        Err(e) => {
-            tracing::error!(error = %e, "Cannot encode an alert for standard output.");
-            return;
-        }
-    };
+/// Writes `message` as one JSON line on standard output.
+fn print_line(message: &PostMessage) -> Result<(), String> {
+    let line = serde_json::to_string(message).map_err(|e| format!("cannot encode: {e}"))?;
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
-        tracing::error!(error = %e, "Cannot write an alert to standard output.");
-    }
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("cannot write to standard output: {e}"))
 }

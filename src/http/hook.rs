@@ -29,7 +29,7 @@ pub(super) async fn verify(
     Ok(Json(json!({ "verification": challenge })))
 }
 
-/// One delivery: authenticate, read, select, hand to the outbox, answer.
+/// One delivery: authenticate, read, select, commit to the store, answer.
 pub(super) async fn receive(
     State(state): State<HookState>,
     headers: HeaderMap,
@@ -55,14 +55,19 @@ pub(super) async fn receive(
 
     let selection = selection::select(&delivery, &hook.event_types);
     let alerts = selection.alerts.len();
-    hook.outbox.accept(selection.alerts).map_err(|e| {
-        tracing::error!(error = %e, alerts, "Cannot store alerts; asking Okta to retry.");
-        HookError::Unavailable
-    })?;
+    let stored = hook
+        .store
+        .accept(selection.alerts, hook.max_age)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, alerts, "Cannot store alerts; asking Okta to retry.");
+            HookError::Unavailable
+        })?;
     tracing::debug!(
         event_id = delivery.event_id.as_deref().unwrap_or("-"),
         events = delivery.len(),
-        alerts,
+        new_alerts = stored.new,
+        known_alerts = stored.known,
         ignored = selection.ignored,
         unreadable = selection.unreadable,
         "Accepted a delivery."

@@ -14,7 +14,7 @@ use axum::Router;
 use axum::routing::get;
 
 use crate::config::Settings;
-use crate::store::Outbox;
+use crate::store::Store;
 
 pub use auth::HookAuth;
 pub use error::HookError;
@@ -33,18 +33,20 @@ struct HookContext {
     auth: HookAuth,
     event_types: Vec<String>,
     max_body_bytes: usize,
-    outbox: Outbox,
+    max_age: std::time::Duration,
+    store: Store,
 }
 
 impl HookState {
-    /// State for the hook described by `settings`, handing alerts to `outbox`.
-    pub fn new(settings: &Settings, outbox: Outbox) -> anyhow::Result<Self> {
+    /// State for the hook described by `settings`, storing alerts in `store`.
+    pub fn new(settings: &Settings, store: Store) -> anyhow::Result<Self> {
         Ok(Self {
             inner: Arc::new(HookContext {
                 auth: HookAuth::new(&settings.okta.auth_header, &settings.okta.auth_secrets)?,
                 event_types: settings.okta.event_types.clone(),
                 max_body_bytes: settings.server.max_body_bytes,
-                outbox,
+                max_age: settings.delivery.max_age(),
+                store,
             }),
         })
     }

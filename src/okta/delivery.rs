@@ -89,6 +89,26 @@ impl<'a> Delivery<'a> {
         })
     }
 
+    /// Reads an event-hook body, or a JSON array of System Log events as the
+    /// System Log API returns them.
+    pub fn parse_replay(body: &'a [u8]) -> Result<Self, DeliveryError> {
+        let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+        if body.trim_ascii_start().starts_with(b"[") {
+            let events: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| {
+                if e.is_syntax() || e.is_eof() {
+                    DeliveryError::Syntax(e)
+                } else {
+                    DeliveryError::Shape(e.to_string())
+                }
+            })?;
+            return Ok(Self {
+                event_id: None,
+                events,
+            });
+        }
+        Self::parse(body)
+    }
+
     /// Number of events in the batch.
     pub fn len(&self) -> usize {
         self.events.len()
@@ -191,6 +211,20 @@ mod tests {
             Delivery::parse(b"{\"data\":"),
             Err(DeliveryError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn replay_takes_an_envelope_or_a_bare_list_of_events() {
+        let list = br#" [{"uuid":"a","published":"p","eventType":"user.mfa.factor.reset_all"}]"#;
+        let delivery = Delivery::parse_replay(list).expect("list");
+        assert_eq!(delivery.len(), 1);
+        let envelope = br#"{"data":{"events":[]}}"#;
+        assert!(
+            Delivery::parse_replay(envelope)
+                .expect("envelope")
+                .is_empty()
+        );
+        assert!(Delivery::parse_replay(b"[1,").is_err());
     }
 
     #[test]

@@ -14,9 +14,6 @@ use serde::Deserialize;
 
 use super::PostMessage;
 
-/// How long one call may take before it counts as a transient failure.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A Slack Web API client for one bot token.
 #[derive(Clone)]
 pub struct SlackClient {
@@ -107,8 +104,9 @@ struct SlackResponse {
 }
 
 impl SlackClient {
-    /// A client for the Web API at `api_url` (such as `https://slack.com/api`).
-    pub fn new(api_url: &str, token: SecretString) -> anyhow::Result<Self> {
+    /// A client for the Web API at `api_url` (such as `https://slack.com/api`);
+    /// a call slower than `timeout` counts as a transient failure.
+    pub fn new(api_url: &str, token: SecretString, timeout: Duration) -> anyhow::Result<Self> {
         let mut endpoint = Url::parse(api_url)?;
         if !endpoint.path().ends_with('/') {
             let path = format!("{}/", endpoint.path());
@@ -116,7 +114,7 @@ impl SlackClient {
         }
         let endpoint = endpoint.join("chat.postMessage")?;
         let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(timeout)
             .user_agent(concat!("okta-mfa-notifier/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {

@@ -1,71 +1,505 @@
-//! The outbox: where accepted alerts wait until they are delivered.
+//! The store: an embedded SQLite database that holds every accepted alert
+//! until Slack has it, and remembers each event `uuid` for good.
 //!
-//! The hook hands alerts to the [`Outbox`] and answers Okta as soon as the
-//! outbox has taken them; the delivery worker takes them out through the
-//! [`OutboxReceiver`]. This is the only hand-off between receiving and
-//! delivering, so the two never wait on each other.
+//! It is the durable outbox between the hook and the delivery worker:
 //!
-//! Known gap: this outbox is a bounded queue in memory. Alerts still waiting
-//! when the process stops are lost, and de-duplication does not outlive a
-//! batch. A durable, de-duplicating store on the `store.path` file replaces
-//! it behind this same interface.
+//! - [`Store::accept`] commits a batch of alerts before the hook answers 200;
+//!   an event already stored counts as stored, so Okta's redeliveries and
+//!   replays never make a second alert, across restarts too.
+//! - [`Store::next_pending`] gives the worker the alert due soonest; the
+//!   worker then records the outcome: delivered (with Slack's channel and
+//!   `ts`), to be retried at a later time, or dead.
+//! - Dead letters stay until an operator sends them again.
+//!
+//! All writes go through one writer thread that commits whatever requests
+//! are waiting in a single transaction, so concurrent deliveries share one
+//! `fsync` (`synchronous = FULL`: a commit survives power loss). Reads use a
+//! connection of their own; WAL mode lets them run beside the writer and
+//! beside other processes such as `okta-mfa-notifier dead-letters`.
 
-use tokio::sync::mpsc;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::{Notify, oneshot};
 
 use crate::alert::Alert;
+use writer::{Write, Writer};
 
-/// Why the outbox did not take a batch of alerts.
-#[derive(Debug, thiserror::Error)]
+/// How long a statement waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why the store could not do what was asked.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    /// The outbox holds as many alerts as it may.
-    #[error("the outbox is full")]
-    Full,
-    /// The delivery worker is gone.
-    #[error("the outbox is closed")]
+    /// SQLite failed: disk full, file locked, file unreadable, ….
+    #[error("store failed: {0}")]
+    Database(String),
+    /// The writer thread is gone.
+    #[error("the store is closed")]
     Closed,
+    /// The requested alert does not exist or is not a dead letter.
+    #[error("no dead letter with id {0}")]
+    NotDead(i64),
 }
 
-/// The sending side of the outbox, shared by every request.
-#[derive(Debug, Clone)]
-pub struct Outbox {
-    sender: mpsc::Sender<Alert>,
-}
-
-/// The receiving side of the outbox, owned by the delivery worker.
-#[derive(Debug)]
-pub struct OutboxReceiver {
-    receiver: mpsc::Receiver<Alert>,
-}
-
-/// An outbox that holds at most `capacity` undelivered alerts.
-pub fn outbox(capacity: usize) -> (Outbox, OutboxReceiver) {
-    let (sender, receiver) = mpsc::channel(capacity);
-    (Outbox { sender }, OutboxReceiver { receiver })
-}
-
-impl Outbox {
-    /// Takes all of `alerts`, or none of them.
-    pub fn accept(&self, alerts: Vec<Alert>) -> Result<(), StoreError> {
-        if alerts.is_empty() {
-            return Ok(());
-        }
-        let permits = self
-            .sender
-            .try_reserve_many(alerts.len())
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(()) => StoreError::Full,
-                mpsc::error::TrySendError::Closed(()) => StoreError::Closed,
-            })?;
-        for (permit, alert) in permits.zip(alerts) {
-            permit.send(alert);
-        }
-        Ok(())
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Database(e.to_string())
     }
 }
 
-impl OutboxReceiver {
-    /// The next alert to deliver; `None` once the outbox is closed and empty.
-    pub async fn next(&mut self) -> Option<Alert> {
-        self.receiver.recv().await
+/// What [`Store::accept`] did with a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Accepted {
+    /// Alerts stored for the first time.
+    pub new: usize,
+    /// Alerts whose event was already stored.
+    pub known: usize,
+}
+
+/// An alert waiting for delivery.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Row id; the id shown to operators.
+    pub id: i64,
+    /// The alert as accepted.
+    pub alert: Alert,
+    /// Delivery attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt may start.
+    pub next_attempt_at: SystemTime,
+    /// When delivery gives up and the alert becomes a dead letter.
+    pub deadline: SystemTime,
+}
+
+/// An alert that could not be delivered.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// Row id, for `dead-letters retry ID`.
+    pub id: i64,
+    /// The alert as accepted.
+    pub alert: Alert,
+    /// Delivery attempts made.
+    pub attempts: u32,
+    /// Why it was given up.
+    pub error: String,
+    /// When it was given up.
+    pub dead_at: SystemTime,
+}
+
+/// Where a delivered alert is in Slack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredRecord {
+    /// Slack channel ID.
+    pub channel: String,
+    /// Slack message timestamp.
+    pub ts: String,
+}
+
+/// Handle to the store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: Writer,
+    reader: Mutex<Connection>,
+    arrivals: Arc<Notify>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Database(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let writer_connection = connect(path)?;
+        migrate(&writer_connection)?;
+        let reader = connect(path)?;
+        let arrivals = Arc::new(Notify::new());
+        let writer = Writer::spawn(writer_connection, Arc::clone(&arrivals))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer,
+                reader: Mutex::new(reader),
+                arrivals,
+            }),
+        })
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Commits `alerts`; each must be delivered within `max_age`.
+    pub async fn accept(
+        &self,
+        alerts: Vec<Alert>,
+        max_age: Duration,
+    ) -> Result<Accepted, StoreError> {
+        if alerts.is_empty() {
+            return Ok(Accepted::default());
+        }
+        let deadline = to_millis(SystemTime::now() + max_age);
+        match self.write(Write::Accept { alerts, deadline }).await? {
+            writer::Outcome::Accepted(accepted) => Ok(accepted),
+            writer::Outcome::Changed(_) => Ok(Accepted::default()),
+        }
+    }
+
+    /// Records that alert `id` is in Slack.
+    pub async fn mark_delivered(&self, id: i64, record: DeliveredRecord) -> Result<(), StoreError> {
+        self.write(Write::Delivered { id, record }).await.map(drop)
+    }
+
+    /// Records a failed attempt and when to try again.
+    pub async fn schedule_retry(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt_at: SystemTime,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let write = Write::Retry {
+            id,
+            attempts,
+            next_attempt_at: to_millis(next_attempt_at),
+            error: error.to_owned(),
+        };
+        self.write(write).await.map(drop)
+    }
+
+    /// Gives alert `id` up: it becomes a dead letter.
+    pub async fn mark_dead(&self, id: i64, attempts: u32, error: &str) -> Result<(), StoreError> {
+        let write = Write::Dead {
+            id,
+            attempts,
+            error: error.to_owned(),
+            dead_at: to_millis(SystemTime::now()),
+        };
+        self.write(write).await.map(drop)
+    }
+
+    /// Sends dead letter `id` (or every dead letter when `None`) again, with
+    /// a fresh `max_age`. Returns how many were requeued.
+    pub async fn requeue(&self, id: Option<i64>, max_age: Duration) -> Result<usize, StoreError> {
+        let deadline = to_millis(SystemTime::now() + max_age);
+        match self.write(Write::Requeue { id, deadline }).await? {
+            writer::Outcome::Changed(0) if id.is_some() => {
+                Err(StoreError::NotDead(id.unwrap_or(0)))
+            }
+            writer::Outcome::Changed(n) => Ok(n),
+            writer::Outcome::Accepted(_) => Ok(0),
+        }
+    }
+
+    /// The undelivered alert due soonest, if any.
+    pub async fn next_pending(&self) -> Result<Option<Pending>, StoreError> {
+        self.read(|db| {
+            db.query_row(
+                "SELECT id, alert, attempts, next_attempt_at, deadline_at FROM alerts
+                 WHERE state = 'pending' ORDER BY next_attempt_at, id LIMIT 1",
+                [],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, u32>(2)?,
+                        row.get::<_, i64>(3)?,
+                        row.get::<_, i64>(4)?,
+                    ))
+                },
+            )
+            .optional()?
+            .map(|(id, alert, attempts, next, deadline)| {
+                Ok(Pending {
+                    id,
+                    alert: decode(&alert)?,
+                    attempts,
+                    next_attempt_at: from_millis(next),
+                    deadline: from_millis(deadline),
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    /// Every dead letter, oldest first.
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        self.read(|db| {
+            let mut statement = db.prepare(
+                "SELECT id, alert, attempts, COALESCE(last_error, ''), COALESCE(dead_at, 0)
+                 FROM alerts WHERE state = 'dead' ORDER BY id",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, u32>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, i64>(4)?,
+                ))
+            })?;
+            let mut letters = Vec::new();
+            for row in rows {
+                let (id, alert, attempts, error, dead_at) = row?;
+                letters.push(DeadLetter {
+                    id,
+                    alert: decode(&alert)?,
+                    attempts,
+                    error,
+                    dead_at: from_millis(dead_at),
+                });
+            }
+            Ok(letters)
+        })
+        .await
+    }
+
+    /// Where the alert for event `uuid` was delivered, once it was.
+    pub async fn delivered_record(
+        &self,
+        uuid: &str,
+    ) -> Result<Option<DeliveredRecord>, StoreError> {
+        let uuid = uuid.to_owned();
+        self.read(move |db| {
+            Ok(db
+                .query_row(
+                    "SELECT slack_channel, slack_ts FROM alerts
+                     WHERE event_uuid = ?1 AND state = 'delivered'",
+                    params![uuid],
+                    |row| {
+                        Ok(DeliveredRecord {
+                            channel: row.get(0)?,
+                            ts: row.get(1)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Every event uuid the store knows, whatever its alert's state.
+    pub async fn event_uuids(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        self.read(|db| {
+            let mut statement = db.prepare("SELECT event_uuid FROM alerts")?;
+            let uuids = statement
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(uuids)
+        })
+        .await
+    }
+
+    /// Completes when new alerts may be waiting (or spuriously).
+    pub async fn arrivals(&self) {
+        self.inner.arrivals.notified().await;
+    }
+
+    async fn write(&self, write: Write) -> Result<writer::Outcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner.writer.submit(write, reply)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let db = inner
+                .reader
+                .lock()
+                .map_err(|_| StoreError::Database("reader lock poisoned".into()))?;
+            query(&db)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let db = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+    db.busy_timeout(BUSY_TIMEOUT)?;
+    db.pragma_update(None, "journal_mode", "WAL")?;
+    db.pragma_update(None, "synchronous", "FULL")?;
+    Ok(db)
+}
+
+fn migrate(db: &Connection) -> Result<(), StoreError> {
+    db.execute_batch(
+        "CREATE TABLE IF NOT EXISTS alerts (
+            id              INTEGER PRIMARY KEY,
+            event_uuid      TEXT NOT NULL UNIQUE,
+            alert           TEXT NOT NULL,
+            state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+            received_at     INTEGER NOT NULL,
+            deadline_at     INTEGER NOT NULL,
+            attempts        INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER NOT NULL,
+            last_error      TEXT,
+            slack_channel   TEXT,
+            slack_ts        TEXT,
+            delivered_at    INTEGER,
+            dead_at         INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (state, next_attempt_at);",
+    )?;
+    Ok(())
+}
+
+fn decode(text: &str) -> Result<Alert, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Database(format!("unreadable alert: {e}")))
+}
+
+/// Milliseconds since the Unix epoch.
+fn to_millis(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn from_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{ActorKind, ActorSummary, Person, Source};
+
+    fn alert(uuid: &str) -> Alert {
+        Alert {
+            event_uuid: uuid.into(),
+            event_type: "user.mfa.factor.reset_all".into(),
+            published: "2026-10-24T08:42:17Z".into(),
+            display_message: None,
+            user: None,
+            actor: ActorSummary {
+                kind: ActorKind::Unknown,
+                principal: Person::default(),
+                okta_type: None,
+                api_token_id: None,
+                client_app_id: None,
+            },
+            source: Source::default(),
+            outcome: None,
+            outcome_reason: None,
+            transaction_id: None,
+        }
+    }
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    #[tokio::test]
+    async fn events_are_stored_once_even_after_reopening() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("nested/store.db");
+        let store = Store::open(&path).expect("open");
+        let first = store
+            .accept(vec![alert("a"), alert("b"), alert("a")], DAY)
+            .await;
+        assert_eq!(first.expect("accept"), Accepted { new: 2, known: 1 });
+        drop(store);
+
+        let store = Store::open(&path).expect("reopen");
+        let again = store
+            .accept(vec![alert("b"), alert("c")], DAY)
+            .await
+            .expect("accept");
+        assert_eq!(again, Accepted { new: 1, known: 1 });
+    }
+
+    #[tokio::test]
+    async fn an_alert_moves_from_pending_to_delivered() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("s.db")).expect("open");
+        store.accept(vec![alert("a")], DAY).await.expect("accept");
+
+        let pending = store
+            .next_pending()
+            .await
+            .expect("read")
+            .expect("one pending");
+        assert_eq!(
+            (pending.alert.event_uuid.as_str(), pending.attempts),
+            ("a", 0)
+        );
+        let record = DeliveredRecord {
+            channel: "C1".into(),
+            ts: "1.2".into(),
+        };
+        store
+            .mark_delivered(pending.id, record.clone())
+            .await
+            .expect("mark");
+
+        assert!(store.next_pending().await.expect("read").is_none());
+        assert_eq!(
+            store.delivered_record("a").await.expect("read"),
+            Some(record)
+        );
+    }
+
+    #[tokio::test]
+    async fn retries_are_scheduled_and_dead_letters_requeued() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("s.db")).expect("open");
+        store
+            .accept(vec![alert("a"), alert("b")], DAY)
+            .await
+            .expect("accept");
+
+        let a = store.next_pending().await.expect("read").expect("a");
+        let later = SystemTime::now() + Duration::from_secs(60);
+        store
+            .schedule_retry(a.id, 1, later, "HTTP 500")
+            .await
+            .expect("retry");
+        let b = store
+            .next_pending()
+            .await
+            .expect("read")
+            .expect("b is due first now");
+        assert_eq!(b.alert.event_uuid, "b");
+
+        store
+            .mark_dead(b.id, 1, "channel_not_found")
+            .await
+            .expect("dead");
+        let dead = store.dead_letters().await.expect("list");
+        assert_eq!(dead.len(), 1);
+        assert_eq!(
+            (dead[0].id, dead[0].error.as_str()),
+            (b.id, "channel_not_found")
+        );
+
+        assert!(matches!(
+            store.requeue(Some(a.id), DAY).await,
+            Err(StoreError::NotDead(_))
+        ));
+        assert_eq!(store.requeue(Some(b.id), DAY).await.expect("requeue"), 1);
+        assert!(store.dead_letters().await.expect("list").is_empty());
+        let due = store.next_pending().await.expect("read").expect("b again");
+        assert_eq!((due.alert.event_uuid.as_str(), due.attempts), ("b", 0));
     }
 }

@@ -275,7 +275,12 @@ async fn a_refused_layout_is_sent_again_as_plain_text() {
         )
         .mount(&slack)
         .await;
-    let mut app = crate::helpers::spawn_app_on(slack, "", false).await;
+    let mut app = crate::helpers::spawn(crate::helpers::Options {
+        slack_server: Some(std::sync::Arc::new(slack)),
+        slack_ok: false,
+        ..Default::default()
+    })
+    .await;
 
     assert_eq!(
         app.post_delivery(example("01-admin-reset-all.json"))
@@ -291,8 +296,12 @@ async fn a_refused_layout_is_sent_again_as_plain_text() {
 }
 
 #[tokio::test]
-async fn stopping_finishes_the_alerts_already_accepted() {
-    let mut app = spawn_app().await;
+async fn alerts_left_at_a_stop_are_sent_at_the_next_start() {
+    let mut app = crate::helpers::spawn(crate::helpers::Options {
+        delivery: "messages_per_second = 1.0\nburst = 1".into(),
+        ..Default::default()
+    })
+    .await;
     let events = (0..5)
         .map(|i| {
             reset_event(
@@ -304,10 +313,10 @@ async fn stopping_finishes_the_alerts_already_accepted() {
     assert_eq!(app.post_delivery(delivery(events)).await.status(), 200);
 
     app.stop().await;
-    let delivered = app.slack_bodies().await;
-    assert_eq!(
-        uuids(&delivered),
-        ["stop-0", "stop-1", "stop-2", "stop-3", "stop-4"]
+    let before_restart = uuids(&app.slack_bodies().await);
+    assert!(
+        before_restart.len() < 5,
+        "paced at one per second, the stop came first"
     );
     assert!(
         app.http
@@ -317,4 +326,14 @@ async fn stopping_finishes_the_alerts_already_accepted() {
             .is_err(),
         "the listener is closed"
     );
+
+    let mut again = crate::helpers::spawn(crate::helpers::Options {
+        slack_server: Some(app.slack.clone()),
+        slack_ok: false,
+        store_path: Some(app.store_path.clone()),
+        ..Default::default()
+    })
+    .await;
+    let all = uuids(&again.slack_messages().await);
+    assert_eq!(all, ["stop-0", "stop-1", "stop-2", "stop-3", "stop-4"]);
 }

@@ -1,11 +1,14 @@
 //! Starting the service for a test, and talking to it and to the Slack stand-in.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use okta_mfa_notifier::config::Settings;
 use okta_mfa_notifier::service::Service;
 use serde_json::{Value, json};
+use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use wiremock::matchers::{header, method, path};
@@ -64,43 +67,98 @@ pub fn reset_event(uuid: &str, user: (&str, &str, &str)) -> Value {
 pub struct TestApp {
     /// Where the hook listens.
     pub address: SocketAddr,
-    /// The Slack stand-in.
-    pub slack: MockServer,
+    /// The Slack stand-in, shared with later instances in restart tests.
+    pub slack: Arc<MockServer>,
     /// A plain HTTP client.
     pub http: reqwest::Client,
+    /// The store file.
+    pub store_path: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
     flushes: usize,
+    _store_dir: Option<TempDir>,
+}
+
+/// How to start a test service; `Default` gives a Slack that answers `ok`.
+pub struct Options {
+    /// Extra TOML lines for the `[okta]` section.
+    pub okta: String,
+    /// Extra TOML lines for the `[delivery]` section.
+    pub delivery: String,
+    /// Extra TOML lines for the `[slack]` section.
+    pub slack: String,
+    /// Slack API base URL; the stand-in's when `None`.
+    pub slack_api_url: Option<String>,
+    /// Store file to use; a fresh temporary one when `None`.
+    pub store_path: Option<PathBuf>,
+    /// Slack stand-in to use; a new one when `None`.
+    pub slack_server: Option<Arc<MockServer>>,
+    /// Whether to mount a Slack mock that answers `ok` to everything.
+    pub slack_ok: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            okta: String::new(),
+            delivery:
+                "retry_initial_ms = 100\nretry_max_secs = 1\nmessages_per_second = 50.0\nburst = 50"
+                    .into(),
+            slack: "timeout_secs = 1".into(),
+            slack_api_url: None,
+            store_path: None,
+            slack_server: None,
+            slack_ok: true,
+        }
+    }
 }
 
 /// Starts the service with Slack answering `ok` to every message.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with("").await
+    spawn(Options::default()).await
 }
 
 /// Starts the service with `extra` TOML appended to the okta section.
 pub async fn spawn_app_with(extra: &str) -> TestApp {
-    let slack = MockServer::start().await;
-    spawn_app_on(slack, extra, true).await
+    spawn(Options {
+        okta: extra.into(),
+        ..Options::default()
+    })
+    .await
 }
 
-/// Starts the service against an existing Slack stand-in.
-pub async fn spawn_app_on(slack: MockServer, extra: &str, slack_ok: bool) -> TestApp {
-    if slack_ok {
-        Mock::given(method("POST"))
-            .and(path("/chat.postMessage"))
-            .and(header(
-                "authorization",
-                format!("Bearer {BOT_TOKEN}").as_str(),
-            ))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(
-                    json!({"ok": true, "channel": CHANNEL, "ts": "1760000000.000100"}),
-                ),
-            )
-            .mount(&slack)
-            .await;
+/// Mounts a Slack mock that answers `ok` to every message with the bot token.
+pub async fn mount_slack_ok(slack: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .and(header(
+            "authorization",
+            format!("Bearer {BOT_TOKEN}").as_str(),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "channel": CHANNEL, "ts": "1760000000.000100"})),
+        )
+        .mount(slack)
+        .await;
+}
+
+/// Starts the service as `options` say.
+pub async fn spawn(options: Options) -> TestApp {
+    let slack = match options.slack_server {
+        Some(slack) => slack,
+        None => Arc::new(MockServer::start().await),
+    };
+    if options.slack_ok {
+        mount_slack_ok(&slack).await;
     }
+    let (store_path, store_dir) = match options.store_path {
+        Some(path) => (path, None),
+        None => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            (dir.path().join("store.db"), Some(dir))
+        }
+    };
     let settings = Settings::from_toml(&format!(
         r#"
         [server]
@@ -111,13 +169,22 @@ pub async fn spawn_app_on(slack: MockServer, extra: &str, slack_ok: bool) -> Tes
         [okta]
         auth_secrets = ["{SECRET}", "{OLD_SECRET}"]
         org_url = "https://example.okta.com"
-        {extra}
+        {}
         [slack]
         bot_token = "{BOT_TOKEN}"
         channel = "{CHANNEL}"
         api_url = "{}"
+        {}
+        [store]
+        path = "{}"
+        [delivery]
+        {}
         "#,
-        slack.uri()
+        options.okta,
+        options.slack_api_url.unwrap_or_else(|| slack.uri()),
+        options.slack,
+        store_path.display(),
+        options.delivery,
     ))
     .expect("test settings");
 
@@ -131,9 +198,11 @@ pub async fn spawn_app_on(slack: MockServer, extra: &str, slack_ok: bool) -> Tes
         address,
         slack,
         http: reqwest::Client::new(),
+        store_path,
         shutdown: Some(shutdown),
         task: Some(task),
         flushes: 0,
+        _store_dir: store_dir,
     }
 }
 
@@ -188,6 +257,21 @@ impl TestApp {
         }
     }
 
+    /// Waits until the store records the alert for `uuid` as delivered, then
+    /// returns every message Slack received.
+    pub async fn wait_delivered(&self, uuid: &str) -> Vec<Value> {
+        let store = okta_mfa_notifier::store::Store::open(&self.store_path).expect("store");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while store.delivered_record(uuid).await.expect("read").is_none() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{uuid} never delivered"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        self.slack_bodies().await
+    }
+
     /// Bodies of every request Slack received, markers included.
     pub async fn slack_bodies(&self) -> Vec<Value> {
         self.slack
@@ -210,6 +294,8 @@ impl TestApp {
     }
 }
 
+/// Dropping the app is the abrupt stop: the service task (and with it the
+/// delivery worker) is aborted wherever it is, as a crash would.
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(task) = &self.task {

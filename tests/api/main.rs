@@ -4,6 +4,7 @@ mod helpers;
 
 mod bad_input;
 mod deliveries;
+mod durability;
 mod quick_start;
 mod slack_client;
 mod verification;

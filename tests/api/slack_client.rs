@@ -8,6 +8,8 @@ use serde_json::json;
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+const TIMEOUT: Duration = Duration::from_secs(1);
+
 fn message() -> PostMessage {
     PostMessage {
         channel: "C0TESTCHAN".into(),
@@ -28,8 +30,12 @@ async fn answer(
         .expect(1)
         .mount(&slack)
         .await;
-    let client = SlackClient::new(&format!("{}/api", slack.uri()), "xoxb-t".to_owned().into())
-        .expect("client");
+    let client = SlackClient::new(
+        &format!("{}/api", slack.uri()),
+        "xoxb-t".to_owned().into(),
+        TIMEOUT,
+    )
+    .expect("client");
     client.post_message(&message()).await
 }
 
@@ -50,7 +56,8 @@ async fn the_request_carries_token_charset_and_body() {
         .expect(1)
         .mount(&slack)
         .await;
-    let client = SlackClient::new(&slack.uri(), "xoxb-t".to_owned().into()).expect("client");
+    let client =
+        SlackClient::new(&slack.uri(), "xoxb-t".to_owned().into(), TIMEOUT).expect("client");
     let posted = client.post_message(&message()).await.expect("posted");
     assert_eq!(
         (posted.channel.as_str(), posted.ts.as_str()),
@@ -95,12 +102,27 @@ async fn rate_limits_and_outages_are_transient() {
 }
 
 #[tokio::test]
+async fn a_slow_slack_is_a_transient_timeout() {
+    let slow = answer(
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"ok": true, "channel": "C", "ts": "1"}))
+            .set_delay(Duration::from_secs(3)),
+    )
+    .await;
+    assert!(matches!(slow, Err(SlackError::Transient(reason)) if reason.contains("timed out")));
+}
+
+#[tokio::test]
 async fn an_unreachable_slack_is_transient() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = closed.local_addr().expect("addr");
     drop(closed);
-    let client =
-        SlackClient::new(&format!("http://{address}"), "xoxb-t".to_owned().into()).expect("client");
+    let client = SlackClient::new(
+        &format!("http://{address}"),
+        "xoxb-t".to_owned().into(),
+        TIMEOUT,
+    )
+    .expect("client");
     assert!(matches!(
         client.post_message(&message()).await,
         Err(SlackError::Transient(_))

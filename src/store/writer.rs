@@ -1,0 +1,180 @@
+//! The single writer thread: every change to the database goes through it,
+//! and the requests that wait together are committed together.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread;
+
+use rusqlite::{Connection, Transaction, params};
+use tokio::sync::{Notify, oneshot};
+
+use super::{Accepted, DeliveredRecord, StoreError, to_millis};
+use crate::alert::Alert;
+
+/// Most requests folded into one transaction.
+const MAX_GROUP: usize = 512;
+
+/// One change to make.
+#[derive(Debug)]
+pub(super) enum Write {
+    Accept {
+        alerts: Vec<Alert>,
+        deadline: i64,
+    },
+    Delivered {
+        id: i64,
+        record: DeliveredRecord,
+    },
+    Retry {
+        id: i64,
+        attempts: u32,
+        next_attempt_at: i64,
+        error: String,
+    },
+    Dead {
+        id: i64,
+        attempts: u32,
+        error: String,
+        dead_at: i64,
+    },
+    Requeue {
+        id: Option<i64>,
+        deadline: i64,
+    },
+}
+
+/// What a change did.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    Accepted(Accepted),
+    Changed(usize),
+}
+
+type Reply = oneshot::Sender<Result<Outcome, StoreError>>;
+
+/// Handle to the writer thread; the thread ends when the handle is dropped.
+#[derive(Debug)]
+pub(super) struct Writer {
+    requests: mpsc::Sender<(Write, Reply)>,
+}
+
+impl Writer {
+    pub(super) fn spawn(db: Connection, arrivals: Arc<Notify>) -> Result<Self, StoreError> {
+        let (requests, queue) = mpsc::channel();
+        thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || run(db, queue, arrivals))
+            .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
+        Ok(Self { requests })
+    }
+
+    pub(super) fn submit(&self, write: Write, reply: Reply) -> Result<(), StoreError> {
+        self.requests
+            .send((write, reply))
+            .map_err(|_| StoreError::Closed)
+    }
+}
+
+fn run(mut db: Connection, queue: mpsc::Receiver<(Write, Reply)>, arrivals: Arc<Notify>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+
+        let results: Vec<Result<Outcome, StoreError>> = match commit_group(&mut db, &group) {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(e) if group.len() == 1 => vec![Err(e)],
+            // One bad request must not fail the others: commit each alone.
+            Err(_) => group
+                .iter()
+                .map(|request| {
+                    commit_group(&mut db, std::slice::from_ref(request))?
+                        .pop()
+                        .ok_or(StoreError::Closed)
+                })
+                .collect(),
+        };
+
+        let woke = results.iter().any(|r| match r {
+            Ok(Outcome::Accepted(accepted)) => accepted.new > 0,
+            Ok(Outcome::Changed(rows)) => *rows > 0,
+            Err(_) => false,
+        });
+        for ((_, reply), result) in group.into_iter().zip(results) {
+            let _ = reply.send(result);
+        }
+        if woke {
+            arrivals.notify_one();
+        }
+    }
+}
+
+/// Applies every request in one transaction; all commit or none do.
+fn commit_group(db: &mut Connection, group: &[(Write, Reply)]) -> Result<Vec<Outcome>, StoreError> {
+    let tx = db.transaction()?;
+    let outcomes = group
+        .iter()
+        .map(|(write, _)| apply(&tx, write))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+fn apply(tx: &Transaction<'_>, write: &Write) -> Result<Outcome, StoreError> {
+    let now = to_millis(std::time::SystemTime::now());
+    match write {
+        Write::Accept { alerts, deadline } => {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO alerts
+                    (event_uuid, alert, state, received_at, deadline_at, next_attempt_at)
+                 VALUES (?1, ?2, 'pending', ?3, ?4, ?3)",
+            )?;
+            let mut accepted = Accepted::default();
+            for alert in alerts {
+                let json = serde_json::to_string(alert)
+                    .map_err(|e| StoreError::Database(format!("cannot encode an alert: {e}")))?;
+                match insert.execute(params![alert.event_uuid, json, now, deadline])? {
+                    0 => accepted.known += 1,
+                    _ => accepted.new += 1,
+                }
+            }
+            Ok(Outcome::Accepted(accepted))
+        }
+        Write::Delivered { id, record } => Ok(Outcome::Changed(tx.execute(
+            "UPDATE alerts SET state = 'delivered', attempts = attempts + 1,
+                slack_channel = ?2, slack_ts = ?3, delivered_at = ?4, last_error = NULL
+             WHERE id = ?1",
+            params![id, record.channel, record.ts, now],
+        )?)),
+        Write::Retry {
+            id,
+            attempts,
+            next_attempt_at,
+            error,
+        } => Ok(Outcome::Changed(tx.execute(
+            "UPDATE alerts SET attempts = ?2, next_attempt_at = ?3, last_error = ?4
+             WHERE id = ?1 AND state = 'pending'",
+            params![id, attempts, next_attempt_at, error],
+        )?)),
+        Write::Dead {
+            id,
+            attempts,
+            error,
+            dead_at,
+        } => Ok(Outcome::Changed(tx.execute(
+            "UPDATE alerts SET state = 'dead', attempts = ?2, last_error = ?3, dead_at = ?4
+             WHERE id = ?1 AND state = 'pending'",
+            params![id, attempts, error, dead_at],
+        )?)),
+        Write::Requeue { id, deadline } => Ok(Outcome::Changed(tx.execute(
+            "UPDATE alerts SET state = 'pending', attempts = 0, next_attempt_at = ?2,
+                deadline_at = ?3, dead_at = NULL
+             WHERE state = 'dead' AND (?1 IS NULL OR id = ?1)",
+            params![id, now, deadline],
+        )?)),
+    }
+}

@@ -1,0 +1,365 @@
+//! Exactly one Slack message per reset event, across redeliveries, Slack
+//! failures, restarts and crashes; pacing; dead letters; store failures.
+
+use std::collections::VecDeque;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::helpers::{CHANNEL, Options, delivery, example, mount_slack_ok, reset_event, spawn};
+
+/// A Slack stand-in that plays a script of answers, then answers `ok`, and
+/// records when each request arrived.
+#[derive(Clone, Default)]
+struct ScriptedSlack {
+    answers: Arc<Mutex<VecDeque<ResponseTemplate>>>,
+    arrivals: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl ScriptedSlack {
+    async fn start(answers: Vec<ResponseTemplate>) -> (Arc<MockServer>, Self) {
+        let server = MockServer::start().await;
+        let script = Self {
+            answers: Arc::new(Mutex::new(answers.into())),
+            ..Self::default()
+        };
+        script.mount(&server).await;
+        (Arc::new(server), script)
+    }
+
+    async fn mount(&self, server: &MockServer) {
+        Mock::given(method("POST"))
+            .and(path("/chat.postMessage"))
+            .respond_with(self.clone())
+            .mount(server)
+            .await;
+    }
+
+    fn arrivals(&self) -> Vec<Instant> {
+        self.arrivals.lock().expect("lock").clone()
+    }
+}
+
+impl Respond for ScriptedSlack {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        self.arrivals.lock().expect("lock").push(Instant::now());
+        self.answers
+            .lock()
+            .expect("lock")
+            .pop_front()
+            .unwrap_or_else(ok_answer)
+    }
+}
+
+/// The event uuid in `01-admin-reset-all.json`.
+const ADMIN_RESET: &str = "aab7b6f0-1ea8-553e-89c6-e82b9d6c2851";
+
+fn ok_answer() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"ok": true, "channel": CHANNEL, "ts": "1.1"}))
+}
+
+fn ok_false(code: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"ok": false, "error": code}))
+}
+
+fn scripted(server: &Arc<MockServer>) -> Options {
+    Options {
+        slack_server: Some(Arc::clone(server)),
+        slack_ok: false,
+        ..Options::default()
+    }
+}
+
+#[tokio::test]
+async fn a_redelivery_even_after_a_restart_gives_one_message() {
+    let mut app = spawn(Options::default()).await;
+    let body = example("01-admin-reset-all.json");
+    assert_eq!(app.post_delivery(body.clone()).await.status(), 200);
+    assert_eq!(app.post_delivery(body.clone()).await.status(), 200);
+    assert_eq!(app.slack_messages().await.len(), 1);
+    app.stop().await;
+
+    let mut again = spawn(Options {
+        slack_server: Some(app.slack.clone()),
+        slack_ok: false,
+        store_path: Some(app.store_path.clone()),
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(
+        again.post_delivery(body).await.status(),
+        200,
+        "already stored counts as stored"
+    );
+    assert_eq!(
+        again.slack_messages().await.len(),
+        1,
+        "still one message in all"
+    );
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_as_slack_asks() {
+    let (server, slack) = ScriptedSlack::start(vec![
+        ResponseTemplate::new(429).insert_header("retry-after", "2"),
+    ])
+    .await;
+    let app = spawn(scripted(&server)).await;
+    let response = app.post_delivery(example("01-admin-reset-all.json")).await;
+    assert_eq!(response.status(), 200);
+
+    let messages = app.wait_delivered(ADMIN_RESET).await;
+    assert_eq!(messages.len(), 2, "the limited call and its retry");
+    assert_eq!(messages[0], messages[1]);
+    let arrivals = slack.arrivals();
+    let waited = arrivals[1] - arrivals[0];
+    assert!(waited >= Duration::from_secs(2), "retried after {waited:?}");
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_until_one_message_gets_through() {
+    let slow = ok_answer().set_delay(Duration::from_secs(3));
+    let failures = [
+        ("HTTP 500", ResponseTemplate::new(500)),
+        ("internal_error", ok_false("internal_error")),
+        ("timeout", slow),
+        ("503 twice", ResponseTemplate::new(503)),
+    ];
+    for (name, failure) in failures {
+        let (server, _) = ScriptedSlack::start(vec![failure.clone(), failure]).await;
+        let app = spawn(scripted(&server)).await;
+        let response = app.post_delivery(example("01-admin-reset-all.json")).await;
+        assert_eq!(response.status(), 200);
+        let messages = app.wait_delivered(ADMIN_RESET).await;
+        assert_eq!(messages.len(), 3, "{name}: two failures, then the delivery");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            app.slack_bodies().await.len(),
+            3,
+            "{name}: nothing after the delivery"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_slack_is_retried_until_it_is_back() {
+    let reserved = TcpListener::bind("127.0.0.1:0").expect("port");
+    let address = reserved.local_addr().expect("addr");
+    drop(reserved);
+
+    let dir = tempfile::tempdir().expect("dir");
+    let placeholder = Arc::new(MockServer::start().await);
+    let app = spawn(Options {
+        slack_api_url: Some(format!("http://{address}")),
+        store_path: Some(dir.path().join("store.db")),
+        ..scripted(&placeholder)
+    })
+    .await;
+    assert_eq!(
+        app.post_delivery(example("01-admin-reset-all.json"))
+            .await
+            .status(),
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    let listener = TcpListener::bind(address).expect("Slack comes back on the same port");
+    let slack = MockServer::builder().listener(listener).start().await;
+    mount_slack_ok(&slack).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while slack
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the alert never arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(slack.received_requests().await.unwrap_or_default().len(), 1);
+}
+
+#[tokio::test]
+async fn permanent_errors_become_dead_letters_that_can_be_sent_again() {
+    for code in ["channel_not_found", "invalid_auth", "not_in_channel"] {
+        let (server, _) = ScriptedSlack::start(vec![ok_false(code)]).await;
+        let app = spawn(scripted(&server)).await;
+        assert_eq!(
+            app.post_delivery(example("01-admin-reset-all.json"))
+                .await
+                .status(),
+            200
+        );
+
+        let listed = wait_for_dead_letter(&app.store_path).await;
+        assert!(
+            listed.contains("aab7b6f0-1ea8-553e-89c6-e82b9d6c2851"),
+            "{code}: {listed}"
+        );
+        assert!(listed.contains(code), "{code}: {listed}");
+        assert!(
+            listed.contains("tomas.berg@example.com"),
+            "{code}: {listed}"
+        );
+        let id = listed
+            .lines()
+            .nth(1)
+            .and_then(|row| row.split('\t').next())
+            .expect("an id")
+            .to_owned();
+
+        let retried = cli(&app.store_path, &["dead-letters", "retry", &id]);
+        assert!(retried.status.success(), "{code}: {retried:?}");
+        let messages = app.wait_delivered(ADMIN_RESET).await;
+        assert_eq!(
+            messages.len(),
+            2,
+            "{code}: the refused call, then the retry"
+        );
+        assert!(cli_stdout(&app.store_path, &["dead-letters", "list"]).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn an_alert_accepted_before_a_crash_arrives_once_after_restart() {
+    let (server, _) = ScriptedSlack::start(
+        std::iter::repeat_with(|| ResponseTemplate::new(500))
+            .take(1_000)
+            .collect(),
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let store_path = dir.path().join("store.db");
+    let app = spawn(Options {
+        store_path: Some(store_path.clone()),
+        ..scripted(&server)
+    })
+    .await;
+    assert_eq!(
+        app.post_delivery(example("01-admin-reset-all.json"))
+            .await
+            .status(),
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let failed_calls = server.received_requests().await.unwrap_or_default().len();
+    assert!(failed_calls >= 1, "Slack was failing");
+    drop(app); // no shutdown: the task is aborted where it is
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let slack_back = Arc::new(MockServer::start().await);
+    let mut again = spawn(Options {
+        store_path: Some(store_path),
+        slack_server: Some(Arc::clone(&slack_back)),
+        ..Options::default()
+    })
+    .await;
+    let messages = again.slack_messages().await;
+    assert_eq!(messages.len(), 1, "the alert arrives, once");
+    assert!(
+        messages[0]["text"]
+            .as_str()
+            .expect("text")
+            .contains("Tomás Berg")
+    );
+}
+
+#[tokio::test]
+async fn a_burst_for_one_channel_is_paced_and_complete() {
+    let (server, slack) = ScriptedSlack::start(Vec::new()).await;
+    let mut app = spawn(Options {
+        delivery: "messages_per_second = 2.0\nburst = 3".into(),
+        ..scripted(&server)
+    })
+    .await;
+    let events = (0..10)
+        .map(|i| {
+            reset_event(
+                &format!("burst-{i}"),
+                ("00uBurst", "burst@example.com", "Burst"),
+            )
+        })
+        .collect();
+    assert_eq!(app.post_delivery(delivery(events)).await.status(), 200);
+
+    let messages = app.slack_messages().await;
+    let mut seen: Vec<String> = messages
+        .iter()
+        .map(|m| m["text"].as_str().expect("text").to_owned())
+        .filter_map(|t| {
+            t.split("Okta event: ")
+                .nth(1)
+                .map(|r| r.lines().next().unwrap_or("").to_owned())
+        })
+        .collect();
+    seen.sort();
+    let expected: Vec<String> = (0..10).map(|i| format!("burst-{i}")).collect();
+    assert_eq!(seen, expected, "all ten, once each");
+
+    // Never more than the burst plus the rate: in any window from message i
+    // to message j, j - i + 1 <= 3 + 2/s * window (50 ms allowed for jitter).
+    let times = slack.arrivals();
+    for i in 0..times.len() {
+        for j in i..times.len() {
+            let window = (times[j] - times[i]).as_secs_f64() + 0.05;
+            assert!(
+                (j - i + 1) as f64 <= 3.0 + 2.0 * window,
+                "messages {i}..={j} came within {window:.3}s"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_locked_store_gives_503_and_the_service_recovers() {
+    let mut app = spawn(Options::default()).await;
+    let lock = rusqlite::Connection::open(&app.store_path).expect("open");
+    lock.execute_batch("BEGIN EXCLUSIVE")
+        .expect("lock the store");
+
+    let started = Instant::now();
+    let refused = app.post_delivery(example("01-admin-reset-all.json")).await;
+    assert_eq!(refused.status(), 503, "Okta should retry");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered within Okta's 3 s"
+    );
+
+    lock.execute_batch("ROLLBACK").expect("unlock");
+    let accepted = app.post_delivery(example("01-admin-reset-all.json")).await;
+    assert_eq!(accepted.status(), 200);
+    assert_eq!(app.slack_messages().await.len(), 1);
+}
+
+async fn wait_for_dead_letter(store: &std::path::Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = cli_stdout(store, &["dead-letters", "list"]);
+        if !listed.is_empty() {
+            return listed;
+        }
+        assert!(Instant::now() < deadline, "no dead letter appeared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn cli(store: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_okta-mfa-notifier"))
+        .args(args)
+        .env("OKTA_MFA_NOTIFIER__OKTA__ALLOW_UNAUTHENTICATED", "true")
+        .env("OKTA_MFA_NOTIFIER__STORE__PATH", store)
+        .env_remove("OKTA_MFA_NOTIFIER_CONFIG")
+        .output()
+        .expect("the binary runs")
+}
+
+fn cli_stdout(store: &std::path::Path, args: &[&str]) -> String {
+    let output = cli(store, args);
+    assert!(output.status.success(), "{args:?}: {output:?}");
+    String::from_utf8(output.stdout).expect("utf-8")
+}
