@@ -272,9 +272,25 @@ impl Settings {
         Ok(settings)
     }
 
-    /// The configuration as TOML, with every secret replaced by `[redacted]`.
+    /// The configuration as TOML, with every secret replaced by `[redacted]`;
+    /// a secret read from a `_file` key shows only as that key.
     pub fn to_redacted_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+        let mut value = match toml::Value::try_from(self) {
+            Ok(value) => value,
+            Err(e) => return format!("# cannot render: {e}\n"),
+        };
+        for (section, key) in [
+            ("okta", "auth_secrets"),
+            ("okta", "api_token"),
+            ("slack", "bot_token"),
+        ] {
+            if let Some(table) = value.get_mut(section).and_then(toml::Value::as_table_mut)
+                && table.contains_key(&format!("{key}_file"))
+            {
+                table.remove(key);
+            }
+        }
+        toml::to_string_pretty(&value).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 
     fn read_secret_files(&mut self) -> anyhow::Result<()> {
@@ -632,5 +648,24 @@ mod tests {
         assert!(shown.contains("[redacted]"));
         assert!(shown.contains("C1"));
         assert!(!format!("{s:?}").contains("xoxb-secret"));
+    }
+
+    #[test]
+    fn redacted_output_can_be_loaded_again_when_secrets_come_from_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let token = dir.path().join("token");
+        std::fs::write(&token, "xoxb-from-file").expect("write");
+        let text = format!(
+            "[okta]\nallow_unauthenticated = true\n[slack]\nchannel = \"C1\"\nbot_token_file = {:?}\n",
+            token.display().to_string()
+        );
+        let shown = Settings::from_toml(&text)
+            .expect("loads")
+            .to_redacted_toml();
+        assert!(
+            !shown.contains("xoxb-from-file") && !shown.contains("bot_token ="),
+            "{shown}"
+        );
+        Settings::from_toml(&shown).expect("the printed configuration loads");
     }
 }

@@ -41,10 +41,13 @@ pub(super) async fn receive(
         return Err(HookError::Unauthorized);
     }
     if !is_json(&headers) {
+        tracing::warn!("Refused a delivery that is not declared as JSON.");
         return Err(HookError::UnsupportedMediaType);
     }
 
-    let bytes = read_body(body, &headers, hook.max_body_bytes).await?;
+    let bytes = read_body(body, &headers, hook.max_body_bytes)
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "Refused a delivery body."))?;
     let delivery = Delivery::parse(&bytes).map_err(|e| {
         tracing::warn!(error = %e, "Refused a body that is not an Okta delivery.");
         match e {

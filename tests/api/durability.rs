@@ -363,3 +363,65 @@ fn cli_stdout(store: &std::path::Path, args: &[&str]) -> String {
     assert!(output.status.success(), "{args:?}: {output:?}");
     String::from_utf8(output.stdout).expect("utf-8")
 }
+
+#[tokio::test]
+async fn replay_goes_through_the_same_de_duplication() {
+    let mut app = spawn(Options::default()).await;
+    assert_eq!(
+        app.post_delivery(example("01-admin-reset-all.json"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(app.slack_messages().await.len(), 1);
+
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/okta");
+    let dry = cli(
+        &app.store_path,
+        &[
+            "replay",
+            "--dry-run",
+            &format!("{examples}/04-unusual-shapes.json"),
+        ],
+    );
+    assert!(dry.status.success(), "{dry:?}");
+    let printed: Vec<serde_json::Value> = String::from_utf8_lossy(&dry.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one request per line"))
+        .collect();
+    assert_eq!(printed.len(), 3, "three resets would be alerted");
+    assert!(String::from_utf8_lossy(&dry.stderr).contains("3 would be alerted, 0 already known"));
+    assert!(
+        app.slack_messages().await.len() == 1,
+        "a dry run sends nothing"
+    );
+
+    let again = cli(
+        &app.store_path,
+        &["replay", &format!("{examples}/01-admin-reset-all.json")],
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("0 stored for delivery, 1 already known")
+    );
+
+    // A bare JSON array of System Log events, as the System Log API returns them.
+    let events: serde_json::Value =
+        serde_json::from_str(&example("04-unusual-shapes.json")).expect("json");
+    let list = tempfile::NamedTempFile::new().expect("file");
+    std::fs::write(list.path(), events["data"]["events"].to_string()).expect("write");
+    let replayed = cli(
+        &app.store_path,
+        &["replay", list.path().to_str().expect("utf-8")],
+    );
+    assert!(
+        String::from_utf8_lossy(&replayed.stderr).contains("3 stored for delivery"),
+        "{replayed:?}"
+    );
+
+    let messages = app.slack_messages().await;
+    assert_eq!(
+        messages.len(),
+        4,
+        "the hook's alert and the three replayed ones, once each"
+    );
+}
