@@ -253,13 +253,15 @@ async fn an_alert_accepted_before_a_crash_arrives_once_after_restart() {
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let slack_back = Arc::new(MockServer::start().await);
-    let mut again = spawn(Options {
+    let again = spawn(Options {
         store_path: Some(store_path),
         slack_server: Some(Arc::clone(&slack_back)),
         ..Options::default()
     })
     .await;
-    let messages = again.slack_messages().await;
+    again.wait_delivered(ADMIN_RESET).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let messages = again.slack_bodies().await;
     assert_eq!(messages.len(), 1, "the alert arrives, once");
     assert!(
         messages[0]["text"]
