@@ -11,6 +11,9 @@ use crate::alert::Alert;
 use crate::okta::Delivery;
 use crate::okta::delivery::EventSlot;
 
+/// Unreadable events of one delivery logged one by one; the rest are counted.
+const UNREADABLE_LOGGED: usize = 10;
+
 /// The outcome of selecting from one delivery.
 #[derive(Debug, Default)]
 pub struct Selection {
@@ -36,14 +39,23 @@ pub fn select(delivery: &Delivery<'_>, event_types: &[String]) -> Selection {
             EventSlot::Ignored => selection.ignored += 1,
             EventSlot::Unreadable { reason } => {
                 selection.unreadable += 1;
-                tracing::warn!(
-                    event_id = delivery.event_id.as_deref().unwrap_or("-"),
-                    position,
-                    error = %reason,
-                    "Skipped an event that cannot be read."
-                );
+                if selection.unreadable <= UNREADABLE_LOGGED {
+                    tracing::warn!(
+                        event_id = ?delivery.event_id.as_deref().unwrap_or("-"),
+                        position,
+                        error = %reason,
+                        "Skipped an event that cannot be read."
+                    );
+                }
             }
         }
+    }
+    if selection.unreadable > UNREADABLE_LOGGED {
+        tracing::warn!(
+            event_id = ?delivery.event_id.as_deref().unwrap_or("-"),
+            skipped = selection.unreadable,
+            "Skipped more events that cannot be read; only the first are logged one by one."
+        );
     }
     selection
 }

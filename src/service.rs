@@ -1,7 +1,7 @@
 //! The running service: the hook listener and the delivery worker, wired
 //! together from the settings, and their orderly stop.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -17,6 +17,9 @@ use crate::http::{self, HookState};
 use crate::okta::AdminConsole;
 use crate::slack::SlackClient;
 use crate::store::Store;
+
+/// How long requests in flight may take to finish once a stop is asked for.
+const REQUEST_GRACE: Duration = Duration::from_secs(3);
 
 /// How long the worker may take to finish its attempt after the listener
 /// stops; what it has not sent stays in the store for the next start.
@@ -75,7 +78,7 @@ impl Service {
             ),
         );
         let (stop, stopped) = watch::channel(false);
-        let handle = tokio::spawn(worker.run(stopped));
+        let handle = tokio::spawn(worker.supervise(stopped));
         Ok(Self {
             listener,
             router,
@@ -96,10 +99,20 @@ impl Service {
     ) -> anyhow::Result<()> {
         let address = self.local_addr()?;
         tracing::info!(%address, "Listening for Okta event hooks.");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the hook listener failed")?;
+        let (stopping, mut stop_requested) = watch::channel(false);
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        });
+        // In-flight requests get a grace period; a client that keeps its
+        // connection open longer is cut off, so the process still stops.
+        tokio::select! {
+            served = server.into_future() => served.context("the hook listener failed")?,
+            () = async {
+                let _ = stop_requested.wait_for(|requested| *requested).await;
+                tokio::time::sleep(REQUEST_GRACE).await;
+            } => tracing::warn!("Closed connections still open after the grace period."),
+        }
 
         tracing::info!("Stopped accepting deliveries; stopping the delivery worker.");
         let _ = self.worker.stop.send(true);

@@ -33,6 +33,9 @@ pub use retry::RetryPolicy;
 /// stored by another process (`replay`, `dead-letters retry`) are picked up.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
+/// The error recorded for an alert that could not be rendered.
+pub const RENDER_FAILED: &str = "render_failed";
+
 /// Where alerts go.
 #[derive(Debug, Clone)]
 pub enum Destination {
@@ -64,7 +67,12 @@ impl Destination {
         alert: &Alert,
         console: Option<&AdminConsole>,
     ) -> Result<Posted, SlackError> {
-        let message = message::render(alert, self.channel(), console);
+        // A rendering bug must cost one alert (as a dead letter), not the worker.
+        let channel = self.channel();
+        let message = std::panic::catch_unwind(|| message::render(alert, channel, console))
+            .map_err(|_| SlackError::Permanent {
+                code: RENDER_FAILED.to_owned(),
+            })?;
         match self {
             Self::Stdout { channel } => {
                 print_line(&message).map_err(SlackError::Transient)?;
@@ -79,7 +87,7 @@ impl Destination {
 }
 
 /// The delivery worker.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Worker {
     store: Store,
     destination: Destination,
@@ -103,6 +111,22 @@ impl Worker {
             console,
             pacer,
             retry,
+        }
+    }
+
+    /// Runs the worker until `stop` turns true, starting it again should it
+    /// ever fail (a panic), so that deliveries never stop silently.
+    pub async fn supervise(self, stop: watch::Receiver<bool>) {
+        loop {
+            let mut run = AbortOnDrop(tokio::spawn(self.clone().run(stop.clone())));
+            match (&mut run.0).await {
+                Ok(()) => return,
+                Err(e) if e.is_panic() => {
+                    tracing::error!("The delivery worker failed; starting it again.");
+                    tokio::time::sleep(IDLE_POLL).await;
+                }
+                Err(_) => return,
+            }
         }
     }
 
@@ -168,9 +192,9 @@ impl Worker {
                     channel: posted.channel,
                     ts: posted.ts,
                 };
-                tracing::info!(event_uuid = uuid, channel = %record.channel, ts = %record.ts, attempts, "Alert delivered.");
+                tracing::info!(event_uuid = ?uuid, channel = %record.channel, ts = %record.ts, attempts, "Alert delivered.");
                 if let Err(error) = self.store.mark_delivered(id, record).await {
-                    tracing::error!(event_uuid = uuid, %error, "Cannot record a delivered alert; it may be sent again.");
+                    tracing::error!(event_uuid = ?uuid, %error, "Cannot record a delivered alert; it may be sent again.");
                 }
                 return;
             }
@@ -195,19 +219,19 @@ impl Worker {
             self.give_up(id, uuid, attempts, &reason).await;
             return;
         }
-        tracing::warn!(event_uuid = uuid, attempt = attempts, retry_in_ms = delay.as_millis() as u64, %error, "Slack delivery failed; will retry.");
+        tracing::warn!(event_uuid = ?uuid, attempt = attempts, retry_in_ms = delay.as_millis() as u64, %error, "Slack delivery failed; will retry.");
         if let Err(store_error) = self
             .store
             .schedule_retry(id, attempts, next, &error.to_string())
             .await
         {
-            tracing::error!(event_uuid = uuid, error = %store_error, "Cannot record a failed attempt.");
+            tracing::error!(event_uuid = ?uuid, error = %store_error, "Cannot record a failed attempt.");
         }
     }
 
     async fn dead_letter(&self, id: i64, uuid: &str, attempts: u32, error: &SlackError) {
         tracing::error!(
-            event_uuid = uuid,
+            event_uuid = ?uuid,
             dead_letter_id = id,
             channel = self.destination.channel(),
             %error,
@@ -220,7 +244,7 @@ impl Worker {
 
     async fn give_up(&self, id: i64, uuid: &str, attempts: u32, reason: &str) {
         tracing::error!(
-            event_uuid = uuid,
+            event_uuid = ?uuid,
             dead_letter_id = id,
             attempts,
             error = reason,
@@ -232,8 +256,17 @@ impl Worker {
 
     async fn record_dead(&self, id: i64, uuid: &str, attempts: u32, reason: &str) {
         if let Err(error) = self.store.mark_dead(id, attempts, reason).await {
-            tracing::error!(event_uuid = uuid, %error, "Cannot record a dead letter; it will be tried again.");
+            tracing::error!(event_uuid = ?uuid, %error, "Cannot record a dead letter; it will be tried again.");
         }
+    }
+}
+
+/// Aborts the task when dropped, so that stopping a supervisor stops its worker.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

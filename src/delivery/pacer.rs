@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Token bucket for one channel.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ChannelPacer {
     rate: f64,
     burst: f64,

@@ -42,12 +42,7 @@ impl AdminConsole {
 
     /// The user's profile page; `None` when the id is not an Okta id.
     pub fn user_url(&self, user_id: &str) -> Option<String> {
-        let plain = !user_id.is_empty()
-            && user_id.len() <= 64
-            && user_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !plain {
+        if !is_plain_id(user_id) {
             return None;
         }
         let mut url = self.base.clone();
@@ -55,13 +50,26 @@ impl AdminConsole {
         Some(url.to_string())
     }
 
-    /// The System Log, searched for one event.
-    pub fn system_log_url(&self, event_uuid: &str) -> String {
+    /// The System Log, searched for one event; `None` when the uuid is not
+    /// an Okta event id.
+    pub fn system_log_url(&self, event_uuid: &str) -> Option<String> {
+        if !is_plain_id(event_uuid) {
+            return None;
+        }
         let mut url = self.base.clone();
         url.set_path("/report/system_log_2");
         url.query_pairs_mut().append_pair("search", event_uuid);
-        url.to_string()
+        Some(url.to_string())
     }
+}
+
+/// Okta ids and event uuids: short, and only letters, digits, `-` and `_`.
+fn is_plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]
@@ -76,8 +84,8 @@ mod tests {
             Some("https://acme-admin.okta.com/admin/user/profile/view/00u1")
         );
         assert_eq!(
-            console.system_log_url("3c9e-41"),
-            "https://acme-admin.okta.com/report/system_log_2?search=3c9e-41"
+            console.system_log_url("3c9e-41").as_deref(),
+            Some("https://acme-admin.okta.com/report/system_log_2?search=3c9e-41")
         );
         let preview =
             AdminConsole::from_org_url("https://dev-1-admin.oktapreview.com").expect("url");
@@ -94,6 +102,7 @@ mod tests {
         );
         assert_eq!(console.user_url("a/b?c|<d>"), None);
         assert_eq!(console.user_url(""), None);
-        assert!(!console.system_log_url("a&b|<c>").contains(['|', '<', '>']));
+        assert_eq!(console.system_log_url("a&b|<c>"), None);
+        assert_eq!(console.system_log_url(&"a".repeat(3_000)), None);
     }
 }

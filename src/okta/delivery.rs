@@ -26,7 +26,7 @@ pub struct Delivery<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     /// The body is not JSON at all.
-    #[error("body is not valid JSON: {0}")]
+    #[error("body is not valid JSON ({})", reason(.0))]
     Syntax(serde_json::Error),
     /// The body is JSON but not an event-hook envelope.
     #[error("body is not an Okta event hook delivery: {0}")]
@@ -54,7 +54,7 @@ struct EnvelopeWire<'a> {
     #[serde(rename = "eventId", default)]
     event_id: Option<String>,
     #[serde(borrow)]
-    data: DataWire<'a>,
+    data: &'a RawValue,
 }
 
 #[derive(Deserialize)]
@@ -74,8 +74,16 @@ impl<'a> Delivery<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self, DeliveryError> {
         let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
         let value: &RawValue = serde_json::from_slice(body).map_err(DeliveryError::Syntax)?;
-        let envelope: EnvelopeWire<'a> = serde_json::from_str(value.get())
-            .map_err(|e| DeliveryError::Shape(shape_reason(&e)))?;
+        if !is_object(value) {
+            return Err(DeliveryError::Shape("the body is not a JSON object".into()));
+        }
+        let envelope: EnvelopeWire<'a> =
+            serde_json::from_str(value.get()).map_err(|e| DeliveryError::Shape(reason(&e)))?;
+        if !is_object(envelope.data) {
+            return Err(DeliveryError::Shape("data is not an object".into()));
+        }
+        let data: DataWire<'a> = serde_json::from_str(envelope.data.get())
+            .map_err(|e| DeliveryError::Shape(format!("data: {}", reason(&e))))?;
         if let Some(kind) = &envelope.event_type
             && kind != ENVELOPE_EVENT_TYPE
         {
@@ -85,7 +93,7 @@ impl<'a> Delivery<'a> {
         }
         Ok(Self {
             event_id: envelope.event_id,
-            events: envelope.data.events,
+            events: data.events,
         })
     }
 
@@ -132,11 +140,16 @@ impl<'a> Delivery<'a> {
 }
 
 fn read_event(raw: &RawValue, wanted: &[String]) -> EventSlot {
+    if !is_object(raw) {
+        return EventSlot::Unreadable {
+            reason: "not a JSON object".into(),
+        };
+    }
     let head: EventHead = match serde_json::from_str(raw.get()) {
         Ok(head) => head,
         Err(e) => {
             return EventSlot::Unreadable {
-                reason: format!("no eventType string: {e}"),
+                reason: format!("no eventType string: {}", reason(&e)),
             };
         }
     };
@@ -145,22 +158,32 @@ fn read_event(raw: &RawValue, wanted: &[String]) -> EventSlot {
     }
     match serde_json::from_str::<LogEvent>(raw.get()) {
         Ok(event) => EventSlot::Wanted(Box::new(event)),
-        Err(e) => EventSlot::Unreadable {
-            reason: e.to_string(),
-        },
+        Err(e) => EventSlot::Unreadable { reason: reason(&e) },
     }
 }
 
-/// A short reason without echoing the body back.
-fn shape_reason(e: &serde_json::Error) -> String {
+fn is_object(raw: &RawValue) -> bool {
+    raw.get().starts_with('{')
+}
+
+/// A short reason that never echoes a value from the body: serde's own
+/// message only when it names one of our fields, else the kind and place.
+fn reason(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    if text.contains("missing field `data`") {
-        "no data object".to_owned()
-    } else if text.contains("missing field `events`") {
-        "no data.events list".to_owned()
-    } else {
-        text
+    for prefix in ["missing field `", "duplicate field `"] {
+        if text.starts_with(prefix)
+            && let Some(end) = text[prefix.len()..].find('`')
+        {
+            return text[..prefix.len() + end + 1].to_owned();
+        }
     }
+    let kind = match e.classify() {
+        serde_json::error::Category::Data => "a value of the wrong type",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Eof => "truncated JSON",
+        serde_json::error::Category::Io => "unreadable input",
+    };
+    format!("{kind} at line {} column {}", e.line(), e.column())
 }
 
 #[cfg(test)]
@@ -203,6 +226,8 @@ mod tests {
             b"{\"data\":{\"events\":{}}}",
             b"{\"eventType\":\"other\",\"data\":{\"events\":[]}}",
             b"\"text\"",
+            br#"[null,null,{"events":[]}]"#,
+            br#"{"data":[[]]}"#,
         ] {
             let err = Delivery::parse(body).expect_err(&String::from_utf8_lossy(body));
             assert!(matches!(err, DeliveryError::Shape(_)), "{err}");
@@ -225,6 +250,27 @@ mod tests {
                 .is_empty()
         );
         assert!(Delivery::parse_replay(b"[1,").is_err());
+    }
+
+    #[test]
+    fn reasons_never_echo_the_body() {
+        let secretish = "SECRET-LOOKING-VALUE";
+        let bodies = [
+            format!(r#"{{"data":"{secretish}"}}"#),
+            format!(r#"{{"data":{{"events":"{secretish}"}}}}"#),
+            format!(r#"{{"eventId":5,"data":{{"events":[]}}, "x": "{secretish}"#),
+        ];
+        for body in &bodies {
+            let err = Delivery::parse(body.as_bytes()).expect_err(body);
+            assert!(!err.to_string().contains(secretish), "{err}");
+        }
+        let body = format!(
+            r#"{{"data":{{"events":[{{"uuid":"{secretish}","published":1,"eventType":"user.mfa.factor.reset_all"}}]}}}}"#
+        );
+        let delivery = Delivery::parse(body.as_bytes()).expect("envelope");
+        let wanted = wanted();
+        let (_, slot) = delivery.events(&wanted).next().expect("one event");
+        assert!(matches!(slot, EventSlot::Unreadable { reason } if !reason.contains(secretish)));
     }
 
     #[test]

@@ -83,11 +83,43 @@ pub fn truncate(text: &str, max: usize) -> String {
     out
 }
 
-/// Cuts `text` to `budget` characters, drops control characters, then escapes it.
+/// Like [`truncate`], for text already escaped: a cut never leaves part of an
+/// `&amp;`, `&lt;` or `&gt;` entity behind.
+fn truncate_escaped(text: &str, max: usize) -> String {
+    let mut out = truncate(text, max);
+    if !out.ends_with('…') || text.chars().count() <= max {
+        return out;
+    }
+    out.pop();
+    if let Some(amp) = out.rfind('&') {
+        let tail = &out[amp + 1..];
+        if ["amp;", "lt;", "gt;"]
+            .iter()
+            .any(|e| e.starts_with(tail) && tail.len() < e.len())
+        {
+            out.truncate(amp);
+        }
+    }
+    out.push('…');
+    out
+}
+
+/// Whether `c` may change how text around it is read: control characters,
+/// bidirectional overrides and isolates, zero-width characters, and line or
+/// paragraph separators.
+fn is_deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Cuts `text` to `budget` characters, blanks characters that could disguise
+/// it, then escapes it.
 fn untrusted(text: &str, budget: usize) -> String {
     let cleaned: String = text
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if is_deceptive(c) { ' ' } else { c })
         .collect();
     escape(&truncate(cleaned.trim(), budget))
 }
@@ -107,7 +139,8 @@ pub fn render(alert: &Alert, channel: &str, console: Option<&AdminConsole>) -> P
             "fields": facts.fields.iter()
                 .map(|(label, value)| json!({
                     "type": "mrkdwn",
-                    "text": truncate(&format!("*{label}*\n{value}"), FIELD_LIMIT),
+                    "text": truncate_escaped(&format!("*{label}*\n{value}"), FIELD_LIMIT),
+                    "verbatim": true,
                 }))
                 .collect::<Vec<_>>(),
         }),
@@ -122,21 +155,31 @@ pub fn render(alert: &Alert, channel: &str, console: Option<&AdminConsole>) -> P
     }
     blocks.push(json!({
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": truncate(&facts.context, SECTION_LIMIT)}],
+        "elements": [{
+            "type": "mrkdwn",
+            "text": truncate_escaped(&facts.context, SECTION_LIMIT),
+            "verbatim": true,
+        }],
     }));
     blocks.truncate(BLOCKS_LIMIT);
 
     PostMessage {
         channel: channel.to_owned(),
-        text: truncate(&facts.fallback_text(), TEXT_LIMIT),
+        text: truncate_escaped(&facts.fallback_text(), TEXT_LIMIT),
         blocks,
         unfurl_links: false,
         unfurl_media: false,
     }
 }
 
+/// A section of mrkdwn; `verbatim` stops Slack from turning bare URLs or
+/// channel names found in Okta text into links (our own `<url|label>` links
+/// still work).
 fn section(mrkdwn: &str) -> Value {
-    json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(mrkdwn, SECTION_LIMIT)}})
+    json!({
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": truncate_escaped(mrkdwn, SECTION_LIMIT), "verbatim": true},
+    })
 }
 
 /// The alert's content, escaped, before it is laid out.
@@ -190,10 +233,9 @@ impl Facts {
             if let Some(url) = user_id.and_then(|id| console.user_url(id)) {
                 links.push(("Open the user in the Admin Console", url));
             }
-            links.push((
-                "Find the event in the System Log",
-                console.system_log_url(&alert.event_uuid),
-            ));
+            if let Some(url) = console.system_log_url(&alert.event_uuid) {
+                links.push(("Find the event in the System Log", url));
+            }
         }
 
         let mut context = format!(
@@ -284,15 +326,15 @@ fn actor_phrase(alert: &Alert) -> String {
     }
 }
 
+/// The event time in UTC, or Okta's text as given when it is not a time
+/// that can be shown in UTC (such as the last second of year 9999 at -01:00).
 fn when(published: &str) -> String {
     let iso = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    match OffsetDateTime::parse(published, &Rfc3339) {
-        Ok(at) => at
-            .to_offset(time::UtcOffset::UTC)
-            .format(&iso)
-            .unwrap_or_else(|_| untrusted(published, NAME_BUDGET)),
-        Err(_) => untrusted(published, NAME_BUDGET),
-    }
+    OffsetDateTime::parse(published, &Rfc3339)
+        .ok()
+        .and_then(|at| at.checked_to_offset(time::UtcOffset::UTC))
+        .and_then(|at| at.format(&iso).ok())
+        .unwrap_or_else(|| untrusted(published, NAME_BUDGET))
 }
 
 fn source(alert: &Alert) -> String {
@@ -438,5 +480,30 @@ mod tests {
     fn truncation_never_splits_an_entity() {
         let cut = untrusted(&"&".repeat(1_000), 10);
         assert_eq!(cut, format!("{}…", "&amp;".repeat(9)));
+        assert_eq!(truncate_escaped("ab&amp;cd", 5), "ab…");
+        assert_eq!(truncate_escaped("ab&amp;cd", 8), "ab&amp;…");
+        assert_eq!(truncate_escaped("R&D&lt;x", 6), "R&D…");
+        assert_eq!(truncate("R&D and more", 4), "R&D…");
+    }
+
+    #[test]
+    fn times_out_of_utc_range_are_shown_as_given() {
+        assert_eq!(
+            when("2026-09-14T10:42:17.305+02:00"),
+            "2026-09-14T08:42:17Z"
+        );
+        assert_eq!(
+            when("9999-12-31T23:59:59-01:00"),
+            "9999-12-31T23:59:59-01:00"
+        );
+        assert_eq!(when("<!here>"), "&lt;!here&gt;");
+    }
+
+    #[test]
+    fn characters_that_disguise_text_are_blanked() {
+        assert_eq!(
+            untrusted("a\u{202E}gnp.exe\u{2028}b\u{200B}c", 100),
+            "a gnp.exe b c"
+        );
     }
 }

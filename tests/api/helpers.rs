@@ -303,3 +303,103 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// The built binary, run as an operator would, with the example configuration
+/// and a temporary store.
+pub struct RunningBinary {
+    /// The process.
+    pub child: tokio::process::Child,
+    /// The hook's port.
+    pub port: u16,
+    /// Lines the service wrote to standard error while starting.
+    pub startup_logs: Vec<String>,
+    /// The rest of standard error, read on demand.
+    pub stderr: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+    _store: TempDir,
+}
+
+impl RunningBinary {
+    /// Starts the binary with the example configuration and waits until it listens.
+    pub async fn start(env: &[(&str, &str)]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            probe.local_addr().expect("addr").port()
+        };
+        let store = tempfile::tempdir().expect("temp dir");
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-mfa-notifier"));
+        command
+            .args(["--config", &format!("{root}/config/example.toml")])
+            .env(
+                "OKTA_MFA_NOTIFIER__SERVER__LISTEN",
+                format!("127.0.0.1:{port}"),
+            )
+            .env(
+                "OKTA_MFA_NOTIFIER__STORE__PATH",
+                store.path().join("store.db"),
+            )
+            .env_remove("OKTA_MFA_NOTIFIER_CONFIG")
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("the binary starts");
+        let mut stderr = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let mut startup_logs = Vec::new();
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(20), stderr.next_line())
+                .await
+                .expect("the service logs its start")
+                .expect("stderr")
+                .expect("the service is running");
+            let listening = line.contains("Listening for Okta event hooks");
+            startup_logs.push(line);
+            if listening {
+                break;
+            }
+        }
+        Self {
+            child,
+            port,
+            startup_logs,
+            stderr,
+            _store: store,
+        }
+    }
+
+    /// Posts `body` to the hook with the example secret.
+    pub async fn post(&self, body: impl Into<String>) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{}/okta/event-hook", self.port))
+            .header("Authorization", "example-secret-change-me")
+            .header("Content-Type", "application/json")
+            .body(body.into())
+            .send()
+            .await
+            .expect("sent")
+    }
+
+    /// Sends SIGTERM and returns the exit status, failing after `limit`.
+    pub async fn terminate(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id().expect("pid") as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM sent");
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .expect("stops in time")
+            .expect("exit status")
+    }
+
+    /// Every line written to standard error until the process ended.
+    pub async fn remaining_stderr(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(Some(line)) = self.stderr.next_line().await {
+            lines.push(line);
+        }
+        lines
+    }
+}

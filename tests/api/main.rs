@@ -5,6 +5,7 @@ mod helpers;
 mod bad_input;
 mod deliveries;
 mod durability;
+mod hostile;
 mod quick_start;
 mod slack_client;
 mod verification;
