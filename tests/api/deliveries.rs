@@ -70,13 +70,7 @@ async fn an_admin_reset_gives_one_complete_alert() {
 #[tokio::test]
 async fn a_self_reset_names_the_user_themself() {
     let mut app = spawn_app().await;
-    assert_eq!(
-        app.post_delivery(example("02-self-reset-all.json"))
-            .await
-            .status(),
-        200
-    );
-    let messages = app.slack_messages().await;
+    let messages = app.deliver(example("02-self-reset-all.json")).await;
     assert_eq!(messages.len(), 1);
     let text = text(&messages[0]);
     assert!(text.contains("Noor Haddad"), "{text}");
@@ -90,13 +84,7 @@ async fn a_self_reset_names_the_user_themself() {
 #[tokio::test]
 async fn a_mixed_batch_alerts_only_on_the_reset() {
     let mut app = spawn_app().await;
-    assert_eq!(
-        app.post_delivery(example("03-mixed-batch.json"))
-            .await
-            .status(),
-        200
-    );
-    let messages = app.slack_messages().await;
+    let messages = app.deliver(example("03-mixed-batch.json")).await;
     assert_eq!(messages.len(), 1);
     let text = text(&messages[0]);
     assert!(text.contains("Tomás Berg"), "{text}");
@@ -111,13 +99,7 @@ async fn a_mixed_batch_alerts_only_on_the_reset() {
 #[tokio::test]
 async fn unusual_shapes_still_give_every_alert() {
     let mut app = spawn_app().await;
-    assert_eq!(
-        app.post_delivery(example("04-unusual-shapes.json"))
-            .await
-            .status(),
-        200
-    );
-    let messages = app.slack_messages().await;
+    let messages = app.deliver(example("04-unusual-shapes.json")).await;
     assert_eq!(messages.len(), 3, "three resets in the batch");
 
     let system = text(&messages[0]);
@@ -160,13 +142,7 @@ async fn the_watched_event_types_are_configurable() {
         r#"event_types = ["user.mfa.factor.reset_all", "user.mfa.factor.deactivate"]"#,
     )
     .await;
-    assert_eq!(
-        app.post_delivery(example("03-mixed-batch.json"))
-            .await
-            .status(),
-        200
-    );
-    let messages = app.slack_messages().await;
+    let messages = app.deliver(example("03-mixed-batch.json")).await;
     assert_eq!(
         messages.len(),
         2,
@@ -282,13 +258,7 @@ async fn a_refused_layout_is_sent_again_as_plain_text() {
     })
     .await;
 
-    assert_eq!(
-        app.post_delivery(example("01-admin-reset-all.json"))
-            .await
-            .status(),
-        200
-    );
-    let messages = app.slack_messages().await;
+    let messages = app.deliver(example("01-admin-reset-all.json")).await;
     assert_eq!(messages.len(), 2, "the refused message and its plain retry");
     assert!(messages[0].get("blocks").is_some());
     assert!(messages[1].get("blocks").is_none());
@@ -302,14 +272,7 @@ async fn alerts_left_at_a_stop_are_sent_at_the_next_start() {
         ..Default::default()
     })
     .await;
-    let events = (0..5)
-        .map(|i| {
-            reset_event(
-                &format!("stop-{i}"),
-                ("00uStop", "stop@example.com", "Stop"),
-            )
-        })
-        .collect();
+    let events = crate::helpers::reset_events("stop", 5);
     assert_eq!(app.post_delivery(delivery(events)).await.status(), 200);
 
     app.stop().await;

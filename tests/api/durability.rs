@@ -10,7 +10,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::helpers::{CHANNEL, Options, delivery, example, mount_slack_ok, reset_event, spawn};
+use crate::helpers::{CHANNEL, Options, delivery, example, mount_slack_ok, spawn};
 
 /// A Slack stand-in that plays a script of answers, then answers `ok`, and
 /// records when each request arrived.
@@ -279,14 +279,7 @@ async fn a_burst_for_one_channel_is_paced_and_complete() {
         ..scripted(&server)
     })
     .await;
-    let events = (0..10)
-        .map(|i| {
-            reset_event(
-                &format!("burst-{i}"),
-                ("00uBurst", "burst@example.com", "Burst"),
-            )
-        })
-        .collect();
+    let events = crate::helpers::reset_events("burst", 10);
     assert_eq!(app.post_delivery(delivery(events)).await.status(), 200);
 
     let messages = app.slack_messages().await;

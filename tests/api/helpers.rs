@@ -63,6 +63,18 @@ pub fn reset_event(uuid: &str, user: (&str, &str, &str)) -> Value {
     })
 }
 
+/// `count` reset events of one user, with uuids `{prefix}-0`, `{prefix}-1`, ….
+pub fn reset_events(prefix: &str, count: usize) -> Vec<Value> {
+    (0..count)
+        .map(|i| {
+            reset_event(
+                &format!("{prefix}-{i}"),
+                ("00uMany", "many@example.com", "Many"),
+            )
+        })
+        .collect()
+}
+
 /// The service under test and its Slack stand-in.
 pub struct TestApp {
     /// Where the hook listens.
@@ -222,6 +234,13 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// Posts `body`, expects 200, and returns what Slack received by then.
+    pub async fn deliver(&mut self, body: impl Into<String>) -> Vec<Value> {
+        let response = self.post_delivery(body).await;
+        assert_eq!(response.status(), 200, "delivery accepted");
+        self.slack_messages().await
     }
 
     /// Every message Slack received so far, after the worker has caught up.
