@@ -36,6 +36,9 @@ pub struct Alert {
     pub outcome_reason: Option<String>,
     /// Okta transaction id, shared by the events of one admin action.
     pub transaction_id: Option<String>,
+    /// A test alert from `send-test`, not an Okta event.
+    #[serde(default)]
+    pub test: bool,
 }
 
 /// A user or other principal as Okta names it.
@@ -117,6 +120,45 @@ impl Alert {
             outcome: outcome.and_then(|o| o.result.clone()),
             outcome_reason: outcome.and_then(|o| o.reason.clone()),
             transaction_id: event.transaction.as_ref().and_then(|t| t.id.clone()),
+            test: false,
+        }
+    }
+
+    /// A clearly marked test alert, for checking the path to Slack.
+    pub fn test_alert() -> Self {
+        let now = time::OffsetDateTime::now_utc();
+        let published = now
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        Self {
+            event_uuid: format!("send-test-{}", now.unix_timestamp()),
+            event_type: "user.mfa.factor.reset_all".to_owned(),
+            published,
+            display_message: Some("Test alert sent by okta-mfa-notifier send-test".to_owned()),
+            user: Some(Person {
+                id: None,
+                login: Some("test.user@example.com".to_owned()),
+                display_name: Some("Test User".to_owned()),
+            }),
+            actor: ActorSummary {
+                kind: ActorKind::Admin,
+                principal: Person {
+                    id: None,
+                    login: Some("okta-mfa-notifier send-test".to_owned()),
+                    display_name: Some("An operator".to_owned()),
+                },
+                okta_type: Some("User".to_owned()),
+                api_token_id: None,
+                client_app_id: None,
+            },
+            source: Source {
+                ip: Some("192.0.2.1".to_owned()),
+                ..Source::default()
+            },
+            outcome: Some("SUCCESS".to_owned()),
+            outcome_reason: None,
+            transaction_id: None,
+            test: true,
         }
     }
 

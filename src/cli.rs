@@ -50,6 +50,11 @@ pub enum Command {
     /// List the alerts that could not be delivered, or send them again.
     #[command(subcommand)]
     DeadLetters(DeadLetterCommand),
+    /// Post a clearly marked test alert to the configured channel and print
+    /// Slack's answer; exits non-zero, saying what to fix, when Slack refuses.
+    SendTest,
+    /// Exit 0 if the running service's /healthz answers (for container health checks).
+    Healthcheck,
 }
 
 /// Arguments of `replay`.
@@ -89,6 +94,7 @@ pub fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.log.format);
+    telemetry::redact_panics(settings.secret_values());
 
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => {
@@ -99,6 +105,8 @@ pub fn main() -> ExitCode {
         Command::Serve => serve(&settings),
         Command::Replay(args) => block_on(replay(&settings, &args)),
         Command::DeadLetters(command) => block_on(dead_letters(&settings, command)),
+        Command::SendTest => block_on(send_test(&settings)),
+        Command::Healthcheck => block_on(healthcheck(&settings)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -240,6 +248,63 @@ async fn dead_letters(settings: &Settings, command: DeadLetterCommand) -> anyhow
             );
         }
     }
+    Ok(())
+}
+
+async fn send_test(settings: &Settings) -> anyhow::Result<()> {
+    let destination = service::destination(settings)?;
+    let console = settings
+        .okta
+        .org_url
+        .as_deref()
+        .and_then(AdminConsole::from_org_url);
+    let alert = crate::alert::Alert::test_alert();
+    match destination.send(&alert, console.as_ref()).await {
+        Ok(_) if settings.slack.bot_token.is_none() => {
+            eprintln!(
+                "send-test: no slack.bot_token is set; the test alert was printed above instead"
+            );
+            Ok(())
+        }
+        Ok(posted) => {
+            println!(
+                "Slack accepted the test alert: channel {}, message ts {}",
+                posted.channel, posted.ts
+            );
+            Ok(())
+        }
+        Err(error) => anyhow::bail!(
+            "Slack did not accept the test alert: {error}\nTo fix: {}",
+            if error.is_transient() {
+                "check that this host can reach slack.api_url, then try again"
+            } else {
+                error.remedy()
+            }
+        ),
+    }
+}
+
+async fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
+    let mut address = settings.admin.listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(match address {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let url = format!("http://{address}/healthz");
+    let response = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("no answer from {url}"))?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "{url} answered {}",
+        response.status()
+    );
     Ok(())
 }
 

@@ -272,6 +272,17 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Every secret value, for scrubbing them from anything printed.
+    pub fn secret_values(&self) -> Vec<String> {
+        let okta = &self.okta;
+        okta.auth_secrets
+            .iter()
+            .chain(okta.api_token.iter())
+            .chain(self.slack.bot_token.iter())
+            .map(|s| s.expose_secret().to_owned())
+            .collect()
+    }
+
     /// The configuration as TOML, with every secret replaced by `[redacted]`;
     /// a secret read from a `_file` key shows only as that key.
     pub fn to_redacted_toml(&self) -> String {

@@ -13,11 +13,13 @@
 //! [`config`] reads the settings, [`service`] wires the parts together and
 //! stops them in order, and [`cli`] is the command line behind the binary.
 
+pub mod admin;
 pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod http;
+pub mod metrics;
 pub mod okta;
 pub mod selection;
 pub mod service;

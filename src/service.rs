@@ -3,6 +3,8 @@
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,9 +13,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::admin::{self, AdminState};
 use crate::config::Settings;
 use crate::delivery::{ChannelPacer, Destination, RetryPolicy, Worker};
 use crate::http::{self, HookState};
+use crate::metrics::Metrics;
 use crate::okta::AdminConsole;
 use crate::slack::SlackClient;
 use crate::store::Store;
@@ -30,6 +34,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Service {
     listener: TcpListener,
     router: axum::Router,
+    admin_listener: TcpListener,
+    admin_router: axum::Router,
     worker: WorkerTask,
 }
 
@@ -54,11 +60,24 @@ impl Service {
             format!("cannot open the store at {}", settings.store.path.display())
         })?;
 
-        let state = HookState::new(settings, store.clone())?;
+        let metrics = Arc::new(Metrics::new());
+        let worker_alive = Arc::new(AtomicBool::new(false));
+
+        let state = HookState::new(settings, store.clone(), Arc::clone(&metrics))?;
         let router = http::router(&settings.server.hook_path, state);
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+        let admin_router = admin::router(AdminState {
+            store: store.clone(),
+            metrics: Arc::clone(&metrics),
+            worker_alive: Arc::clone(&worker_alive),
+        });
+        let admin_listener = TcpListener::bind(settings.admin.listen)
+            .await
+            .with_context(|| {
+                format!("cannot listen on {} (admin.listen)", settings.admin.listen)
+            })?;
 
         let worker = Worker::new(
             store,
@@ -76,12 +95,15 @@ impl Service {
                 Duration::from_millis(settings.delivery.retry_initial_ms),
                 Duration::from_secs(settings.delivery.retry_max_secs),
             ),
+            metrics,
         );
         let (stop, stopped) = watch::channel(false);
-        let handle = tokio::spawn(worker.supervise(stopped));
+        let handle = tokio::spawn(worker.supervise(stopped, worker_alive));
         Ok(Self {
             listener,
             router,
+            admin_listener,
+            admin_router,
             worker: WorkerTask { handle, stop },
         })
     }
@@ -91,6 +113,11 @@ impl Service {
         self.listener.local_addr()
     }
 
+    /// The address of the admin listener.
+    pub fn admin_addr(&self) -> std::io::Result<SocketAddr> {
+        self.admin_listener.local_addr()
+    }
+
     /// Serves until `shutdown` completes, then lets in-flight requests finish
     /// and stops the worker; undelivered alerts stay in the store.
     pub async fn run_until(
@@ -98,8 +125,18 @@ impl Service {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let address = self.local_addr()?;
-        tracing::info!(%address, "Listening for Okta event hooks.");
+        let admin_address = self.admin_addr()?;
         let (stopping, mut stop_requested) = watch::channel(false);
+        let mut admin_stop = stop_requested.clone();
+        let admin = axum::serve(self.admin_listener, self.admin_router).with_graceful_shutdown(
+            async move {
+                let _ = admin_stop.wait_for(|requested| *requested).await;
+            },
+        );
+        let admin = tokio::spawn(admin.into_future());
+        tracing::info!(address = %admin_address, "Serving /healthz, /readyz and /metrics.");
+
+        tracing::info!(%address, "Listening for Okta event hooks.");
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping.send(true);
@@ -113,6 +150,7 @@ impl Service {
                 tokio::time::sleep(REQUEST_GRACE).await;
             } => tracing::warn!("Closed connections still open after the grace period."),
         }
+        admin.abort();
 
         tracing::info!("Stopped accepting deliveries; stopping the delivery worker.");
         let _ = self.worker.stop.send(true);
@@ -126,7 +164,8 @@ impl Service {
     }
 }
 
-fn destination(settings: &Settings) -> anyhow::Result<Destination> {
+/// Where alerts go under `settings`: Slack with a token, else standard output.
+pub fn destination(settings: &Settings) -> anyhow::Result<Destination> {
     let channel = settings.slack.channel.clone().unwrap_or_default();
     match &settings.slack.bot_token {
         Some(token) => {

@@ -27,3 +27,25 @@ pub fn init(format: LogFormat) {
     // A second call (as in tests) keeps the first subscriber.
     drop(installed);
 }
+
+/// Sends panics through the log like any other error, with every value of
+/// `secrets` replaced, so that a panic message can never print one.
+pub fn redact_panics(secrets: Vec<String>) {
+    let secrets: Vec<String> = secrets.into_iter().filter(|s| !s.is_empty()).collect();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let mut message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        for secret in &secrets {
+            message = message.replace(secret.as_str(), "[redacted]");
+        }
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(panic = ?message, %location, "Panicked.");
+    }));
+}

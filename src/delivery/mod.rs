@@ -17,11 +17,14 @@ mod pacer;
 mod retry;
 
 use std::io::Write;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
 use crate::alert::Alert;
+use crate::metrics::{Metrics, SlackCallLabels};
 use crate::okta::AdminConsole;
 use crate::slack::{PostMessage, Posted, SlackClient, SlackError, message};
 use crate::store::{DeliveredRecord, Pending, Store};
@@ -94,6 +97,7 @@ pub struct Worker {
     console: Option<AdminConsole>,
     pacer: ChannelPacer,
     retry: RetryPolicy,
+    metrics: Arc<Metrics>,
 }
 
 impl Worker {
@@ -104,6 +108,7 @@ impl Worker {
         console: Option<AdminConsole>,
         pacer: ChannelPacer,
         retry: RetryPolicy,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
@@ -111,12 +116,16 @@ impl Worker {
             console,
             pacer,
             retry,
+            metrics,
         }
     }
 
     /// Runs the worker until `stop` turns true, starting it again should it
-    /// ever fail (a panic), so that deliveries never stop silently.
-    pub async fn supervise(self, stop: watch::Receiver<bool>) {
+    /// ever fail (a panic), so that deliveries never stop silently. `alive`
+    /// is true while it runs.
+    pub async fn supervise(self, stop: watch::Receiver<bool>, alive: Arc<AtomicBool>) {
+        alive.store(true, Ordering::SeqCst);
+        let _gone = SetFalseOnDrop(alive);
         loop {
             let mut run = AbortOnDrop(tokio::spawn(self.clone().run(stop.clone())));
             match (&mut run.0).await {
@@ -186,8 +195,12 @@ impl Worker {
         }
 
         let attempts = attempts.saturating_add(1);
-        let error = match self.destination.send(&alert, self.console.as_ref()).await {
+        let started = Instant::now();
+        let sent = self.destination.send(&alert, self.console.as_ref()).await;
+        self.observe_call(&sent, started.elapsed());
+        let error = match sent {
             Ok(posted) => {
+                self.metrics.alerts_delivered.inc();
                 let record = DeliveredRecord {
                     channel: posted.channel,
                     ts: posted.ts,
@@ -219,6 +232,7 @@ impl Worker {
             self.give_up(id, uuid, attempts, &reason).await;
             return;
         }
+        self.metrics.alerts_retried.inc();
         tracing::warn!(event_uuid = ?uuid, attempt = attempts, retry_in_ms = delay.as_millis() as u64, %error, "Slack delivery failed; will retry.");
         if let Err(store_error) = self
             .store
@@ -254,10 +268,36 @@ impl Worker {
         self.record_dead(id, uuid, attempts, reason).await;
     }
 
+    fn observe_call(&self, sent: &Result<Posted, SlackError>, took: Duration) {
+        if matches!(self.destination, Destination::Stdout { .. }) {
+            return;
+        }
+        let result = match sent {
+            Ok(_) => "ok",
+            Err(SlackError::RateLimited { .. }) => "rate_limited",
+            Err(e) if e.is_transient() => "transient",
+            Err(_) => "permanent",
+        };
+        self.metrics
+            .slack_call_seconds
+            .get_or_create(&SlackCallLabels { result })
+            .observe(took.as_secs_f64());
+    }
+
     async fn record_dead(&self, id: i64, uuid: &str, attempts: u32, reason: &str) {
+        self.metrics.alerts_dead_lettered.inc();
         if let Err(error) = self.store.mark_dead(id, attempts, reason).await {
             tracing::error!(event_uuid = ?uuid, %error, "Cannot record a dead letter; it will be tried again.");
         }
+    }
+}
+
+/// Clears the flag when dropped: the supervisor is gone, however it ended.
+struct SetFalseOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetFalseOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
     }
 }
 

@@ -33,6 +33,20 @@ pub enum HookError {
 }
 
 impl HookError {
+    /// The `outcome` label of the request metric.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge(_) => "too_large",
+            Self::Unavailable => "unavailable",
+            Self::MissingChallenge
+            | Self::InvalidChallenge
+            | Self::UnreadableBody
+            | Self::BadDelivery(_) => "bad_request",
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,

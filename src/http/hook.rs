@@ -8,7 +8,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
 
 use super::{HookError, HookState, VERIFICATION_HEADER};
-use crate::okta::{Delivery, DeliveryError};
+use crate::okta::Delivery;
 use crate::selection;
 
 /// Okta's one-time verification: echo the challenge header back as JSON.
@@ -16,7 +16,19 @@ pub(super) async fn verify(
     State(state): State<HookState>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, HookError> {
-    if !state.inner.auth.allows(&headers) {
+    let answer = answer_challenge(&state, &headers);
+    let outcome = answer
+        .as_ref()
+        .map_or_else(HookError::outcome, |_| "verified");
+    state.inner.metrics.hook_request(outcome);
+    answer
+}
+
+fn answer_challenge(
+    state: &HookState,
+    headers: &HeaderMap,
+) -> Result<Json<serde_json::Value>, HookError> {
+    if !state.inner.auth.allows(headers) {
         tracing::warn!("Refused a verification request without a valid secret.");
         return Err(HookError::Unauthorized);
     }
@@ -35,25 +47,35 @@ pub(super) async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, HookError> {
+    let taken = take_delivery(&state, &headers, body).await;
+    let outcome = taken
+        .as_ref()
+        .map_or_else(HookError::outcome, |()| "accepted");
+    state.inner.metrics.hook_request(outcome);
+    taken.map(|()| StatusCode::OK)
+}
+
+async fn take_delivery(
+    state: &HookState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(), HookError> {
     let hook = &state.inner;
-    if !hook.auth.allows(&headers) {
+    if !hook.auth.allows(headers) {
         tracing::warn!("Refused a delivery without a valid secret.");
         return Err(HookError::Unauthorized);
     }
-    if !is_json(&headers) {
+    if !is_json(headers) {
         tracing::warn!("Refused a delivery that is not declared as JSON.");
         return Err(HookError::UnsupportedMediaType);
     }
 
-    let bytes = read_body(body, &headers, hook.max_body_bytes)
+    let bytes = read_body(body, headers, hook.max_body_bytes)
         .await
         .inspect_err(|e| tracing::warn!(error = %e, "Refused a delivery body."))?;
     let delivery = Delivery::parse(&bytes).map_err(|e| {
         tracing::warn!(error = %e, "Refused a body that is not an Okta delivery.");
-        match e {
-            DeliveryError::Syntax(_) => HookError::BadDelivery("body is not valid JSON".into()),
-            DeliveryError::Shape(_) => HookError::BadDelivery(e.to_string()),
-        }
+        HookError::BadDelivery(e.to_string())
     })?;
 
     let selection = selection::select(&delivery, &hook.event_types);
@@ -66,8 +88,11 @@ pub(super) async fn receive(
             tracing::error!(error = %e, alerts, "Cannot store alerts; asking Okta to retry.");
             HookError::Unavailable
         })?;
+    hook.metrics.events_received.inc_by(delivery.len() as u64);
+    hook.metrics.alerts_stored.inc_by(stored.new as u64);
+    hook.metrics.alerts_duplicate.inc_by(stored.known as u64);
     tracing::debug!(
-        event_id = delivery.event_id.as_deref().unwrap_or("-"),
+        event_id = ?delivery.event_id.as_deref().unwrap_or("-"),
         events = delivery.len(),
         new_alerts = stored.new,
         known_alerts = stored.known,
@@ -75,7 +100,7 @@ pub(super) async fn receive(
         unreadable = selection.unreadable,
         "Accepted a delivery."
     );
-    Ok(StatusCode::OK)
+    Ok(())
 }
 
 /// Whether the media type is JSON, whatever its letter case and parameters.

@@ -12,8 +12,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 pub use auth::HookAuth;
@@ -35,11 +38,12 @@ struct HookContext {
     max_body_bytes: usize,
     max_age: std::time::Duration,
     store: Store,
+    metrics: Arc<Metrics>,
 }
 
 impl HookState {
     /// State for the hook described by `settings`, storing alerts in `store`.
-    pub fn new(settings: &Settings, store: Store) -> anyhow::Result<Self> {
+    pub fn new(settings: &Settings, store: Store, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         Ok(Self {
             inner: Arc::new(HookContext {
                 auth: HookAuth::new(&settings.okta.auth_header, &settings.okta.auth_secrets)?,
@@ -47,6 +51,7 @@ impl HookState {
                 max_body_bytes: settings.server.max_body_bytes,
                 max_age: settings.delivery.max_age(),
                 store,
+                metrics,
             }),
         })
     }
@@ -61,5 +66,29 @@ pub fn router(hook_path: &str, state: HookState) -> Router {
     if bare != "/" {
         router = router.route(&format!("{bare}/"), hook);
     }
-    router.with_state(state)
+    with_request_ids(router.with_state(state))
+}
+
+/// Gives every request an `x-request-id` (kept when the caller sent one),
+/// returns it in the answer, and opens a `request` span carrying it, so that
+/// every log line of a request names it.
+pub fn with_request_ids(router: Router) -> Router {
+    router
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!(
+                    "request",
+                    request_id = ?id,
+                    method = %request.method(),
+                    path = ?request.uri().path(),
+                )
+            }),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }

@@ -196,6 +196,10 @@ impl Facts {
     fn of(alert: &Alert, console: Option<&AdminConsole>) -> Self {
         let is_reset_all = alert.event_type == "user.mfa.factor.reset_all";
         let (emoji, headline) = match (is_reset_all, alert.succeeded()) {
+            _ if alert.test => (
+                ":test_tube:",
+                "TEST alert from okta-mfa-notifier: no action needed".to_owned(),
+            ),
             (true, true) => (":rotating_light:", "All MFA factors reset".to_owned()),
             (true, false) => (":warning:", "MFA reset attempt did not succeed".to_owned()),
             (false, _) => (":warning:", format!("Okta event {}", alert.event_type)),
@@ -211,6 +215,10 @@ impl Facts {
             ),
         };
         let mut summary = format!("{user} {action} by {actor}.");
+        if alert.test {
+            summary =
+                format!("*TEST alert, no action needed:* nothing happened in Okta. {summary}");
+        }
         if !alert.succeeded() {
             summary.push_str(&format!(" Okta reports *{}*.", outcome(alert)));
         }
@@ -401,6 +409,7 @@ mod tests {
             outcome: Some("SUCCESS".into()),
             outcome_reason: None,
             transaction_id: Some("tx1".into()),
+            test: false,
         }
     }
 

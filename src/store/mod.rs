@@ -204,6 +204,24 @@ impl Store {
         }
     }
 
+    /// Commits a small write, to prove the store can take alerts now.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        self.write(Write::Probe).await.map(drop)
+    }
+
+    /// How many alerts wait for delivery, and how many are dead letters.
+    pub async fn counts(&self) -> Result<(i64, i64), StoreError> {
+        self.read(|db| {
+            Ok(db.query_row(
+                "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'dead'), 0)
+                 FROM alerts",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?)
+        })
+        .await
+    }
+
     /// The undelivered alert due soonest, if any.
     pub async fn next_pending(&self) -> Result<Option<Pending>, StoreError> {
         self.read(|db| {
@@ -362,7 +380,11 @@ fn migrate(db: &Connection) -> Result<(), StoreError> {
             delivered_at    INTEGER,
             dead_at         INTEGER
         );
-        CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (state, next_attempt_at);",
+        CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (state, next_attempt_at);
+        CREATE TABLE IF NOT EXISTS health_probe (
+            id         INTEGER PRIMARY KEY CHECK (id = 1),
+            checked_at INTEGER NOT NULL
+        );",
     )?;
     Ok(())
 }
@@ -405,6 +427,7 @@ mod tests {
             outcome: None,
             outcome_reason: None,
             transaction_id: None,
+            test: false,
         }
     }
 

@@ -41,6 +41,7 @@ pub(super) enum Write {
         id: Option<i64>,
         deadline: i64,
     },
+    Probe,
 }
 
 /// What a change did.
@@ -169,6 +170,10 @@ fn apply(tx: &Transaction<'_>, write: &Write) -> Result<Outcome, StoreError> {
             "UPDATE alerts SET state = 'dead', attempts = ?2, last_error = ?3, dead_at = ?4
              WHERE id = ?1 AND state = 'pending'",
             params![id, attempts, error, dead_at],
+        )?)),
+        Write::Probe => Ok(Outcome::Changed(tx.execute(
+            "INSERT OR REPLACE INTO health_probe (id, checked_at) VALUES (1, ?1)",
+            params![now],
         )?)),
         Write::Requeue { id, deadline } => Ok(Outcome::Changed(tx.execute(
             "UPDATE alerts SET state = 'pending', attempts = 0, next_attempt_at = ?2,

@@ -79,6 +79,8 @@ pub fn reset_events(prefix: &str, count: usize) -> Vec<Value> {
 pub struct TestApp {
     /// Where the hook listens.
     pub address: SocketAddr,
+    /// Where the admin listener listens.
+    pub admin_address: SocketAddr,
     /// The Slack stand-in, shared with later instances in restart tests.
     pub slack: Arc<MockServer>,
     /// A plain HTTP client.
@@ -202,12 +204,14 @@ pub async fn spawn(options: Options) -> TestApp {
 
     let service = Service::start(&settings).await.expect("service starts");
     let address = service.local_addr().expect("bound");
+    let admin_address = service.admin_addr().expect("bound");
     let (shutdown, stop) = oneshot::channel::<()>();
     let task = tokio::spawn(service.run_until(async move {
         let _ = stop.await;
     }));
     TestApp {
         address,
+        admin_address,
         slack,
         http: reqwest::Client::new(),
         store_path,
@@ -323,6 +327,12 @@ impl Drop for TestApp {
     }
 }
 
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+    probe.local_addr().expect("addr").port()
+}
+
 /// The built binary, run as an operator would, with the example configuration
 /// and a temporary store.
 pub struct RunningBinary {
@@ -330,6 +340,8 @@ pub struct RunningBinary {
     pub child: tokio::process::Child,
     /// The hook's port.
     pub port: u16,
+    /// The admin listener's port.
+    pub admin_port: u16,
     /// Lines the service wrote to standard error while starting.
     pub startup_logs: Vec<String>,
     /// The rest of standard error, read on demand.
@@ -342,10 +354,7 @@ impl RunningBinary {
     pub async fn start(env: &[(&str, &str)]) -> Self {
         use tokio::io::AsyncBufReadExt;
 
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-            probe.local_addr().expect("addr").port()
-        };
+        let (port, admin_port) = (free_port(), free_port());
         let store = tempfile::tempdir().expect("temp dir");
         let root = env!("CARGO_MANIFEST_DIR");
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_okta-mfa-notifier"));
@@ -354,6 +363,10 @@ impl RunningBinary {
             .env(
                 "OKTA_MFA_NOTIFIER__SERVER__LISTEN",
                 format!("127.0.0.1:{port}"),
+            )
+            .env(
+                "OKTA_MFA_NOTIFIER__ADMIN__LISTEN",
+                format!("127.0.0.1:{admin_port}"),
             )
             .env(
                 "OKTA_MFA_NOTIFIER__STORE__PATH",
@@ -385,6 +398,7 @@ impl RunningBinary {
         Self {
             child,
             port,
+            admin_port,
             startup_logs,
             stderr,
             _store: store,
