@@ -118,12 +118,7 @@ pub fn main() -> ExitCode {
 }
 
 fn serve(settings: &Settings) -> anyhow::Result<()> {
-    if settings.okta.auth_secrets.is_empty() {
-        tracing::warn!(
-            "okta.allow_unauthenticated is set and no secret is configured: \
-             anyone who can reach the hook can post alerts."
-        );
-    }
+    warn_about_weak_settings(settings);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -131,6 +126,35 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
         let service = Service::start(settings).await?;
         service.run_until(service::shutdown_signal()).await
     })
+}
+
+/// Settings that work but that an operator most likely did not mean.
+fn warn_about_weak_settings(settings: &Settings) {
+    use secrecy::ExposeSecret;
+
+    if settings.okta.auth_secrets.is_empty() {
+        tracing::warn!(
+            "okta.allow_unauthenticated is set and no secret is configured: \
+             anyone who can reach the hook can post alerts."
+        );
+    }
+    if settings
+        .okta
+        .auth_secrets
+        .iter()
+        .any(|s| s.expose_secret().chars().count() < 16)
+    {
+        tracing::warn!(
+            "An okta.auth_secrets value is shorter than 16 characters; use a long random value."
+        );
+    }
+    if let Some(token) = &settings.slack.bot_token
+        && !token.expose_secret().starts_with("xoxb-")
+    {
+        tracing::warn!(
+            "slack.bot_token does not start with xoxb-; alerts should be posted with the app's bot token."
+        );
+    }
 }
 
 fn block_on(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
@@ -209,7 +233,13 @@ fn read_input(file: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 async fn dead_letters(settings: &Settings, command: DeadLetterCommand) -> anyhow::Result<()> {
-    let store = Store::open(&settings.store.path)?;
+    let path = &settings.store.path;
+    anyhow::ensure!(
+        path.exists(),
+        "no store at {} (store.path); is this the service's configuration?",
+        path.display()
+    );
+    let store = Store::open(path)?;
     match command {
         DeadLetterCommand::List => {
             let letters = store.dead_letters().await?;
@@ -217,7 +247,7 @@ async fn dead_letters(settings: &Settings, command: DeadLetterCommand) -> anyhow
                 eprintln!("no dead letters");
                 return Ok(());
             }
-            println!("ID\tDEAD FOR\tEVENT UUID\tUSER\tATTEMPTS\tERROR");
+            let mut table = String::from("ID\tDEAD FOR\tEVENT UUID\tUSER\tATTEMPTS\tERROR\n");
             for letter in letters {
                 let user = letter
                     .alert
@@ -229,16 +259,17 @@ async fn dead_letters(settings: &Settings, command: DeadLetterCommand) -> anyhow
                     .duration_since(letter.dead_at)
                     .unwrap_or_default()
                     .as_secs();
-                println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}",
+                table.push_str(&format!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\n",
                     letter.id,
                     format_age(age),
-                    letter.alert.event_uuid,
+                    letter.alert.event_uuid.replace(char::is_control, " "),
                     user.replace(char::is_control, " "),
                     letter.attempts,
                     letter.error.replace(char::is_control, " ")
-                );
+                ));
             }
+            write_stdout(&table)?;
         }
         DeadLetterCommand::Retry { id, all } => {
             let id = if all { None } else { id };
@@ -306,6 +337,15 @@ async fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
         response.status()
     );
     Ok(())
+}
+
+/// Writes to standard output; a reader that went away (`| head`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 fn format_age(seconds: u64) -> String {

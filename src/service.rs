@@ -20,7 +20,7 @@ use crate::http::{self, HookState};
 use crate::metrics::Metrics;
 use crate::okta::AdminConsole;
 use crate::slack::SlackClient;
-use crate::store::Store;
+use crate::store::{ServiceLock, Store};
 
 /// How long requests in flight may take to finish once a stop is asked for.
 const REQUEST_GRACE: Duration = Duration::from_secs(3);
@@ -37,6 +37,7 @@ pub struct Service {
     admin_listener: TcpListener,
     admin_router: axum::Router,
     worker: WorkerTask,
+    _lock: ServiceLock,
 }
 
 /// The worker's task, stopped when the service is stopped or dropped.
@@ -56,6 +57,7 @@ impl Service {
     /// Opens the store, binds the hook listener and starts the delivery worker.
     pub async fn start(settings: &Settings) -> anyhow::Result<Self> {
         let destination = destination(settings)?;
+        let lock = ServiceLock::acquire(&settings.store.path)?;
         let store = Store::open(&settings.store.path).with_context(|| {
             format!("cannot open the store at {}", settings.store.path.display())
         })?;
@@ -105,6 +107,7 @@ impl Service {
             admin_listener,
             admin_router,
             worker: WorkerTask { handle, stop },
+            _lock: lock,
         })
     }
 

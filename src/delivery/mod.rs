@@ -16,6 +16,7 @@
 mod pacer;
 mod retry;
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,6 +99,46 @@ pub struct Worker {
     pacer: ChannelPacer,
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
+    unrecorded: VecDeque<Outcome>,
+    store_failing: bool,
+}
+
+/// The result of one attempt, as the store records it.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Delivered {
+        id: i64,
+        record: DeliveredRecord,
+    },
+    Retry {
+        id: i64,
+        attempts: u32,
+        next: SystemTime,
+        error: String,
+    },
+    Dead {
+        id: i64,
+        attempts: u32,
+        error: String,
+    },
+}
+
+/// An Okta string on its way into a log line: control characters are shown
+/// escaped, so that it cannot start a line of its own or colour a terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Untrusted<'a>(pub &'a str);
+
+impl std::fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Worker {
@@ -117,6 +158,8 @@ impl Worker {
             pacer,
             retry,
             metrics,
+            unrecorded: VecDeque::new(),
+            store_failing: false,
         }
     }
 
@@ -143,26 +186,32 @@ impl Worker {
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         tracing::debug!("Delivery worker started.");
         while !*stop.borrow() {
-            let wait = match self.store.next_pending().await {
-                Ok(Some(pending)) => {
-                    let due_in = pending
-                        .next_attempt_at
-                        .duration_since(SystemTime::now())
-                        .unwrap_or_default();
-                    if due_in.is_zero() {
-                        tokio::select! {
-                            () = self.pacer.ready() => {}
-                            _ = stop.changed() => break,
+            let wait = if !self.flush_outcomes().await {
+                // The store cannot record what was sent: sending more now
+                // would only send it again. Wait for the store instead.
+                IDLE_POLL
+            } else {
+                match self.store.next_pending().await {
+                    Ok(Some(pending)) => {
+                        let due_in = pending
+                            .next_attempt_at
+                            .duration_since(SystemTime::now())
+                            .unwrap_or_default();
+                        if due_in.is_zero() {
+                            tokio::select! {
+                                () = self.pacer.ready() => {}
+                                _ = stop.changed() => break,
+                            }
+                            self.attempt(pending).await;
+                            continue;
                         }
-                        self.attempt(pending).await;
-                        continue;
+                        due_in.min(IDLE_POLL)
                     }
-                    due_in.min(IDLE_POLL)
-                }
-                Ok(None) => IDLE_POLL,
-                Err(error) => {
-                    tracing::error!(%error, "Cannot read undelivered alerts from the store.");
-                    IDLE_POLL
+                    Ok(None) => IDLE_POLL,
+                    Err(error) => {
+                        tracing::error!(%error, "Cannot read undelivered alerts from the store.");
+                        IDLE_POLL
+                    }
                 }
             };
             tokio::select! {
@@ -182,15 +231,10 @@ impl Worker {
             deadline,
             ..
         } = pending;
-        let uuid = alert.event_uuid.as_str();
+        let uuid = Untrusted(&alert.event_uuid);
         if SystemTime::now() >= deadline {
-            self.give_up(
-                id,
-                uuid,
-                attempts,
-                "delivery.max_age_secs ran out before a try",
-            )
-            .await;
+            let reason = "delivery.max_age_secs ran out before a try";
+            self.give_up(id, uuid, attempts, reason).await;
             return;
         }
 
@@ -205,10 +249,8 @@ impl Worker {
                     channel: posted.channel,
                     ts: posted.ts,
                 };
-                tracing::info!(event_uuid = ?uuid, channel = %record.channel, ts = %record.ts, attempts, "Alert delivered.");
-                if let Err(error) = self.store.mark_delivered(id, record).await {
-                    tracing::error!(event_uuid = ?uuid, %error, "Cannot record a delivered alert; it may be sent again.");
-                }
+                tracing::info!(event_uuid = %uuid, channel = %record.channel, ts = %record.ts, attempts, "Alert delivered.");
+                self.record(Outcome::Delivered { id, record }).await;
                 return;
             }
             Err(error) => error,
@@ -233,39 +275,106 @@ impl Worker {
             return;
         }
         self.metrics.alerts_retried.inc();
-        tracing::warn!(event_uuid = ?uuid, attempt = attempts, retry_in_ms = delay.as_millis() as u64, %error, "Slack delivery failed; will retry.");
-        if let Err(store_error) = self
-            .store
-            .schedule_retry(id, attempts, next, &error.to_string())
-            .await
-        {
-            tracing::error!(event_uuid = ?uuid, error = %store_error, "Cannot record a failed attempt.");
-        }
+        tracing::warn!(event_uuid = %uuid, attempt = attempts, retry_in_ms = delay.as_millis() as u64, %error, "Slack delivery failed; will retry.");
+        let error = error.to_string();
+        self.record(Outcome::Retry {
+            id,
+            attempts,
+            next,
+            error,
+        })
+        .await;
     }
 
-    async fn dead_letter(&self, id: i64, uuid: &str, attempts: u32, error: &SlackError) {
+    async fn dead_letter(
+        &mut self,
+        id: i64,
+        uuid: Untrusted<'_>,
+        attempts: u32,
+        error: &SlackError,
+    ) {
         tracing::error!(
-            event_uuid = ?uuid,
+            event_uuid = %uuid,
             dead_letter_id = id,
             channel = self.destination.channel(),
             %error,
             fix = error.remedy(),
             "Alert not delivered: Slack refused it. Fix the cause, then run `okta-mfa-notifier dead-letters retry {id}`."
         );
-        self.record_dead(id, uuid, attempts, &error.to_string())
-            .await;
+        self.metrics.alerts_dead_lettered.inc();
+        let error = error.to_string();
+        self.record(Outcome::Dead {
+            id,
+            attempts,
+            error,
+        })
+        .await;
     }
 
-    async fn give_up(&self, id: i64, uuid: &str, attempts: u32, reason: &str) {
+    async fn give_up(&mut self, id: i64, uuid: Untrusted<'_>, attempts: u32, reason: &str) {
         tracing::error!(
-            event_uuid = ?uuid,
+            event_uuid = %uuid,
             dead_letter_id = id,
             attempts,
             error = reason,
             fix = "check that Slack is reachable from this host and answering, then run `okta-mfa-notifier dead-letters retry --all`",
             "Alert not delivered: gave up after delivery.max_age_secs."
         );
-        self.record_dead(id, uuid, attempts, reason).await;
+        self.metrics.alerts_dead_lettered.inc();
+        let error = reason.to_owned();
+        self.record(Outcome::Dead {
+            id,
+            attempts,
+            error,
+        })
+        .await;
+    }
+
+    /// Writes the outcome of an attempt to the store; if the store fails,
+    /// keeps it to write later, and sends nothing until it is written.
+    async fn record(&mut self, outcome: Outcome) {
+        self.unrecorded.push_back(outcome);
+        self.flush_outcomes().await;
+    }
+
+    /// Writes the outcomes not yet in the store, oldest first; true when none
+    /// is left.
+    async fn flush_outcomes(&mut self) -> bool {
+        while let Some(outcome) = self.unrecorded.front() {
+            let written = match outcome {
+                Outcome::Delivered { id, record } => {
+                    self.store.mark_delivered(*id, record.clone()).await
+                }
+                Outcome::Retry {
+                    id,
+                    attempts,
+                    next,
+                    error,
+                } => {
+                    self.store
+                        .schedule_retry(*id, *attempts, *next, error)
+                        .await
+                }
+                Outcome::Dead {
+                    id,
+                    attempts,
+                    error,
+                } => self.store.mark_dead(*id, *attempts, error).await,
+            };
+            if let Err(error) = written {
+                if !self.store_failing {
+                    tracing::error!(%error, "Cannot record a delivery outcome in the store; sending nothing until it can.");
+                    self.store_failing = true;
+                }
+                return false;
+            }
+            self.unrecorded.pop_front();
+        }
+        if self.store_failing {
+            tracing::info!("The store records delivery outcomes again; resuming deliveries.");
+            self.store_failing = false;
+        }
+        true
     }
 
     fn observe_call(&self, sent: &Result<Posted, SlackError>, took: Duration) {
@@ -282,13 +391,6 @@ impl Worker {
             .slack_call_seconds
             .get_or_create(&SlackCallLabels { result })
             .observe(took.as_secs_f64());
-    }
-
-    async fn record_dead(&self, id: i64, uuid: &str, attempts: u32, reason: &str) {
-        self.metrics.alerts_dead_lettered.inc();
-        if let Err(error) = self.store.mark_dead(id, attempts, reason).await {
-            tracing::error!(event_uuid = ?uuid, %error, "Cannot record a dead letter; it will be tried again.");
-        }
     }
 }
 

@@ -8,8 +8,13 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
 
 use super::{HookError, HookState, VERIFICATION_HEADER};
+use crate::delivery::Untrusted;
 use crate::okta::Delivery;
 use crate::selection;
+
+/// Longest the hook waits for the store before answering 503: Okta gives up
+/// after 3 s, and a late 503 is better than a timeout it may not retry.
+const STORE_DEADLINE: std::time::Duration = std::time::Duration::from_millis(2_500);
 
 /// Okta's one-time verification: echo the challenge header back as JSON.
 pub(super) async fn verify(
@@ -79,15 +84,20 @@ async fn take_delivery(
     })?;
 
     let selection = selection::select(&delivery, &hook.event_types);
-    let alerts = selection.alerts.len();
-    let stored = hook
-        .store
-        .accept(selection.alerts, hook.max_age)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, alerts, "Cannot store alerts; asking Okta to retry.");
-            HookError::Unavailable
-        })?;
+    let uuids: Vec<String> = selection
+        .alerts
+        .iter()
+        .map(|a| Untrusted(&a.event_uuid).to_string())
+        .collect();
+    let accepting = hook.store.accept(selection.alerts, hook.max_age);
+    let stored = match tokio::time::timeout(STORE_DEADLINE, accepting).await {
+        Ok(Ok(stored)) => stored,
+        Ok(Err(e)) => return Err(store_failed(&e.to_string(), &uuids)),
+        Err(_) => return Err(store_failed("the store did not answer in time", &uuids)),
+    };
+    if stored.new > 0 {
+        tracing::info!(event_uuids = ?uuids, new = stored.new, known = stored.known, "Stored alerts for delivery.");
+    }
     hook.metrics.events_received.inc_by(delivery.len() as u64);
     hook.metrics.alerts_stored.inc_by(stored.new as u64);
     hook.metrics.alerts_duplicate.inc_by(stored.known as u64);
@@ -101,6 +111,17 @@ async fn take_delivery(
         "Accepted a delivery."
     );
     Ok(())
+}
+
+/// Logs a delivery that could not be stored, naming its events so that they
+/// can be replayed should Okta's one retry fail too.
+fn store_failed(error: &str, uuids: &[String]) -> HookError {
+    tracing::error!(
+        %error,
+        event_uuids = ?uuids,
+        "Cannot store alerts; asking Okta to retry. If the retry fails too, replay these events."
+    );
+    HookError::Unavailable
 }
 
 /// Whether the media type is JSON, whatever its letter case and parameters.

@@ -87,6 +87,9 @@ impl SlackError {
                 "invite the bot to the channel, or add the chat:write.public scope for public channels"
             }
             "is_archived" => "unarchive the channel or set slack.channel to another channel",
+            "unknown_method" | "HTTP 404 Not Found" => {
+                "set slack.api_url to the Slack Web API base URL, https://slack.com/api"
+            }
             crate::delivery::RENDER_FAILED => {
                 "report this event: its content could not be rendered; the alert text is in the store"
             }

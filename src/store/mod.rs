@@ -17,6 +17,7 @@
 //! connection of their own; WAL mode lets them run beside the writer and
 //! beside other processes such as `okta-mfa-notifier dead-letters`.
 
+mod files;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -29,8 +30,9 @@ use tokio::sync::{Notify, oneshot};
 use crate::alert::Alert;
 use writer::{Write, Writer};
 
-/// How long a statement waits for a lock held by another connection.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a statement waits for a lock held by another connection; short,
+/// so that a locked store still lets the hook answer within Okta's 3 s.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why the store could not do what was asked.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -100,6 +102,45 @@ pub struct DeliveredRecord {
     pub ts: String,
 }
 
+/// Proof that this process is the one service using a store: two services
+/// sending from one store would each send every alert. Held until dropped;
+/// the operating system releases it when the process ends, however it ends.
+#[derive(Debug)]
+pub struct ServiceLock {
+    _file: std::fs::File,
+}
+
+impl ServiceLock {
+    /// Locks `<store path>.lock`, or says which store is already in use.
+    pub fn acquire(store_path: &Path) -> Result<Self, StoreError> {
+        let path = PathBuf::from(format!("{}.lock", store_path.display()));
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Database(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Database(format!(
+                "another okta-mfa-notifier service is using the store {} ({} is locked); \
+                 run one service per store",
+                store_path.display(),
+                path.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Database(format!(
+                "cannot lock {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+}
+
 /// Handle to the store; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -125,8 +166,9 @@ impl Store {
         let writer_connection = connect(path)?;
         migrate(&writer_connection)?;
         let reader = connect(path)?;
+        let files = files::StoreFiles::opened(path)?;
         let arrivals = Arc::new(Notify::new());
-        let writer = Writer::spawn(writer_connection, Arc::clone(&arrivals))?;
+        let writer = Writer::spawn(writer_connection, files, Arc::clone(&arrivals))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),

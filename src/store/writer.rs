@@ -8,6 +8,7 @@ use std::thread;
 use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{Notify, oneshot};
 
+use super::files::StoreFiles;
 use super::{Accepted, DeliveredRecord, StoreError, to_millis};
 use crate::alert::Alert;
 
@@ -60,11 +61,15 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn spawn(db: Connection, arrivals: Arc<Notify>) -> Result<Self, StoreError> {
+    pub(super) fn spawn(
+        db: Connection,
+        files: StoreFiles,
+        arrivals: Arc<Notify>,
+    ) -> Result<Self, StoreError> {
         let (requests, queue) = mpsc::channel();
         thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(db, queue, arrivals))
+            .spawn(move || run(db, files, queue, arrivals))
             .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
         Ok(Self { requests })
     }
@@ -76,7 +81,12 @@ impl Writer {
     }
 }
 
-fn run(mut db: Connection, queue: mpsc::Receiver<(Write, Reply)>, arrivals: Arc<Notify>) {
+fn run(
+    mut db: Connection,
+    files: StoreFiles,
+    queue: mpsc::Receiver<(Write, Reply)>,
+    arrivals: Arc<Notify>,
+) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -86,18 +96,12 @@ fn run(mut db: Connection, queue: mpsc::Receiver<(Write, Reply)>, arrivals: Arc<
             }
         }
 
-        let results: Vec<Result<Outcome, StoreError>> = match commit_group(&mut db, &group) {
+        // What fails a group (a lock, a full disk, a lost file) fails each of
+        // its requests alike, so all get the same answer, at once.
+        let committed = files.check().and_then(|()| commit_group(&mut db, &group));
+        let results: Vec<Result<Outcome, StoreError>> = match committed {
             Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-            Err(e) if group.len() == 1 => vec![Err(e)],
-            // One bad request must not fail the others: commit each alone.
-            Err(_) => group
-                .iter()
-                .map(|request| {
-                    commit_group(&mut db, std::slice::from_ref(request))?
-                        .pop()
-                        .ok_or(StoreError::Closed)
-                })
-                .collect(),
+            Err(e) => group.iter().map(|_| Err(e.clone())).collect(),
         };
 
         let woke = results.iter().any(|r| match r {

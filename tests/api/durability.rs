@@ -420,3 +420,111 @@ async fn replay_goes_through_the_same_de_duplication() {
         "the hook's alert and the three replayed ones, once each"
     );
 }
+
+#[tokio::test]
+async fn a_delivery_the_store_cannot_record_is_not_sent_again() {
+    let slow_ok = ok_answer().set_delay(Duration::from_millis(600));
+    let (server, slack) = ScriptedSlack::start(vec![slow_ok]).await;
+    let app = spawn(scripted(&server)).await;
+    assert_eq!(
+        app.post_delivery(example("01-admin-reset-all.json"))
+            .await
+            .status(),
+        200
+    );
+
+    // While Slack takes its time to answer, lock the store, so that the
+    // worker cannot record the delivery once Slack has said ok.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while slack.arrivals().is_empty() {
+        assert!(Instant::now() < deadline, "Slack was never called");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let lock = rusqlite::Connection::open(&app.store_path).expect("open");
+    lock.execute_batch("BEGIN EXCLUSIVE")
+        .expect("lock the store");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    lock.execute_batch("ROLLBACK").expect("unlock");
+
+    app.wait_delivered(ADMIN_RESET).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(slack.arrivals().len(), 1, "sent once, recorded late");
+}
+
+#[tokio::test]
+async fn a_locked_store_answers_every_concurrent_delivery_in_time() {
+    let app = Arc::new(spawn(Options::default()).await);
+    let lock = rusqlite::Connection::open(&app.store_path).expect("open");
+    lock.execute_batch("BEGIN EXCLUSIVE")
+        .expect("lock the store");
+
+    let requests: Vec<_> = (0..20)
+        .map(|i| {
+            let app = Arc::clone(&app);
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let body = delivery(vec![crate::helpers::reset_event(
+                    &format!("locked-{i}"),
+                    ("00uLock", "lock@example.com", "Lock"),
+                )]);
+                let status = app.post_delivery(body).await.status();
+                (status, started.elapsed())
+            })
+        })
+        .collect();
+    for request in requests {
+        let (status, took) = request.await.expect("request task");
+        assert_eq!(status, 503);
+        assert!(took < Duration::from_secs(3), "answered after {took:?}");
+    }
+    lock.execute_batch("ROLLBACK").expect("unlock");
+}
+
+#[tokio::test]
+async fn a_store_file_deleted_under_the_service_is_noticed() {
+    let app = spawn(Options::default()).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", app.store_path.display());
+        std::fs::remove_file(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    let response = app.post_delivery(example("01-admin-reset-all.json")).await;
+    assert_eq!(
+        response.status(),
+        503,
+        "nothing is accepted into a deleted file"
+    );
+    let ready = app
+        .http
+        .get(format!("http://{}/readyz", app.admin_address))
+        .send()
+        .await
+        .expect("admin answers");
+    assert_eq!(ready.status(), 503);
+}
+
+#[tokio::test]
+async fn a_second_service_on_the_same_store_refuses_to_start() {
+    let app = spawn(Options::default()).await;
+    let settings = okta_mfa_notifier::config::Settings::from_toml(&format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n\
+         [okta]\nallow_unauthenticated = true\n[store]\npath = \"{}\"\n",
+        app.store_path.display()
+    ))
+    .expect("settings");
+    let second = okta_mfa_notifier::service::Service::start(&settings).await;
+    let error = format!("{:#}", second.expect_err("the store is taken"));
+    assert!(
+        error.contains("another okta-mfa-notifier service is using the store"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn dead_letter_commands_need_an_existing_store() {
+    let dir = tempfile::tempdir().expect("dir");
+    let missing = dir.path().join("typo.db");
+    let output = cli(&missing, &["dead-letters", "list"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no store at"));
+    assert!(!missing.exists(), "no store is created by a typo");
+}
