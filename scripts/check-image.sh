@@ -88,7 +88,7 @@ fi
 
 say "Building $IMAGE"
 started=$(date +%s)
-podman build --pull=never -t "$IMAGE" "$ROOT"
+podman build --pull=never --format docker -t "$IMAGE" "$ROOT"
 echo "built in $(( $(date +%s) - started )) s"
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 echo "image size: $(( size / 1000000 )) MB ($size bytes)"
@@ -124,7 +124,7 @@ trap cleanup EXIT
 
 say "Running the image"
 podman volume create "$NAME-data" >/dev/null
-podman run -d --name "$NAME" \
+podman run -d --name "$NAME" --health-interval=disable \
     -v "$NAME-data:/data" \
     -e OKTA_MFA_NOTIFIER__SERVER__LISTEN=127.0.0.1:$HOOK_PORT \
     -e OKTA_MFA_NOTIFIER__ADMIN__LISTEN=127.0.0.1:$ADMIN_PORT \
@@ -133,7 +133,7 @@ podman run -d --name "$NAME" \
     -e OKTA_MFA_NOTIFIER__SLACK__CHANNEL=C0IMAGECHK \
     -e OKTA_MFA_NOTIFIER__SLACK__API_URL=http://127.0.0.1:$SLACK_PORT \
     -e OKTA_MFA_NOTIFIER__LOG__FORMAT=json \
-    "$IMAGE" >/dev/null
+    "$IMAGE" >/dev/null 2>>"$WORK/podman.log"
 for _ in $(seq 1 50); do
     curl -fsS "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null 2>&1 && break
     sleep 0.2
@@ -158,9 +158,9 @@ pid=$(podman inspect --format '{{.State.Pid}}' "$NAME")
 uid=$(awk '/^Uid:/{print $2}' "/proc/$pid/status")
 echo "the service runs as uid $uid"
 [ "$uid" != 0 ] || fail "the service runs as root"
-podman healthcheck run "$NAME" && echo "health check passed" || fail "the health check failed"
+podman healthcheck run "$NAME" 2>>"$WORK/podman.log" && echo "health check passed" || fail "the health check failed"
 started=$(date +%s%N)
-podman stop --time 10 "$NAME" >/dev/null
+podman stop --time 10 "$NAME" >/dev/null 2>>"$WORK/podman.log"
 took_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 code=$(podman inspect --format '{{.State.ExitCode}}' "$NAME")
 echo "stopped in ${took_ms} ms with exit code $code"

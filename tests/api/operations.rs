@@ -346,3 +346,23 @@ fn run(env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     }
     command.output().expect("the binary runs")
 }
+
+#[test]
+fn the_shipped_production_example_is_a_valid_configuration() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("okta_hook_secrets"),
+        "a-long-random-hook-secret\n",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("slack_bot_token"), "xoxb-1-2-3\n").expect("write");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/production.example.toml"
+    ))
+    .expect("shipped");
+    let text = text.replace("/run/secrets/", &format!("{}/", dir.path().display()));
+    let settings = okta_mfa_notifier::config::Settings::from_toml(&text).expect("valid");
+    assert_eq!(settings.slack.channel.as_deref(), Some("C0123456789"));
+    assert_eq!(settings.okta.auth_secrets.len(), 1);
+}
