@@ -37,6 +37,7 @@ pub struct Service {
     admin_listener: TcpListener,
     admin_router: axum::Router,
     worker: WorkerTask,
+    store: Store,
     _lock: ServiceLock,
 }
 
@@ -62,6 +63,7 @@ impl Service {
             format!("cannot open the store at {}", settings.store.path.display())
         })?;
 
+        log_backlog(&store, "Opened the store.").await;
         let metrics = Arc::new(Metrics::new());
         let worker_alive = Arc::new(AtomicBool::new(false));
 
@@ -70,6 +72,7 @@ impl Service {
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+        let service_store = store.clone();
         let admin_router = admin::router(AdminState {
             store: store.clone(),
             metrics: Arc::clone(&metrics),
@@ -107,6 +110,7 @@ impl Service {
             admin_listener,
             admin_router,
             worker: WorkerTask { handle, stop },
+            store: service_store,
             _lock: lock,
         })
     }
@@ -158,12 +162,22 @@ impl Service {
         tracing::info!("Stopped accepting deliveries; stopping the delivery worker.");
         let _ = self.worker.stop.send(true);
         match tokio::time::timeout(DRAIN_TIMEOUT, &mut self.worker.handle).await {
-            Ok(_) => tracing::info!("Stopped."),
+            Ok(_) => log_backlog(&self.store, "Stopped.").await,
             Err(_) => tracing::warn!(
                 "Stopped during a Slack call; its alert stays in the store and is sent at the next start."
             ),
         }
         Ok(())
+    }
+}
+
+/// Logs `message` with how many alerts wait for delivery and how many are dead.
+async fn log_backlog(store: &Store, message: &str) {
+    match store.counts().await {
+        Ok((pending, dead_letters)) => {
+            tracing::info!(path = %store.path().display(), pending, dead_letters, "{message}")
+        }
+        Err(error) => tracing::warn!(%error, "{message} The store cannot be counted."),
     }
 }
 
