@@ -34,18 +34,37 @@ pub fn redact_panics(secrets: Vec<String>) {
     let secrets: Vec<String> = secrets.into_iter().filter(|s| !s.is_empty()).collect();
     std::panic::set_hook(Box::new(move |info| {
         let payload = info.payload();
-        let mut message = payload
+        let message = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic without a message".to_owned());
-        for secret in &secrets {
-            message = message.replace(secret.as_str(), "[redacted]");
-        }
+        let message = scrub(&message, &secrets);
         let location = info
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
         tracing::error!(panic = ?message, %location, "Panicked.");
     }));
+}
+
+/// `text` with every occurrence of every secret replaced by `[redacted]`.
+fn scrub(text: &str, secrets: &[String]) -> String {
+    secrets.iter().fold(text.to_owned(), |text, secret| {
+        text.replace(secret.as_str(), "[redacted]")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_messages_are_scrubbed_of_secrets() {
+        let secrets = vec!["xoxb-123".to_owned(), "hook-secret".to_owned()];
+        assert_eq!(
+            scrub("bad token xoxb-123 for hook-secret, xoxb-123", &secrets),
+            "bad token [redacted] for [redacted], [redacted]"
+        );
+    }
 }
