@@ -39,6 +39,6 @@ VOLUME ["/data"]
 # 127.0.0.1 unless OKTA_MFA_NOTIFIER__ADMIN__LISTEN says otherwise.
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 \
-    CMD ["/usr/local/bin/okta-mfa-notifier", "healthcheck"]
+    CMD ["/usr/local/bin/okta-mfa-notifier", "healthcheck", "--ready"]
 ENTRYPOINT ["/usr/local/bin/okta-mfa-notifier"]
 CMD ["serve"]

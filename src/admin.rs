@@ -78,10 +78,15 @@ async fn readyz(State(state): State<AdminState>) -> (StatusCode, String) {
 }
 
 async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
-    match state.store.counts().await {
-        Ok((pending, dead)) => {
-            state.metrics.outbox_pending.set(pending);
-            state.metrics.dead_letters.set(dead);
+    match state.store.backlog().await {
+        Ok(backlog) => {
+            let oldest = backlog
+                .oldest_pending
+                .and_then(|at| std::time::SystemTime::now().duration_since(at).ok())
+                .map_or(0, |age| i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+            state.metrics.outbox_pending.set(backlog.pending);
+            state.metrics.dead_letters.set(backlog.dead);
+            state.metrics.oldest_pending_seconds.set(oldest);
         }
         Err(error) => tracing::warn!(%error, "Cannot count the alerts in the store."),
     }

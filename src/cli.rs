@@ -12,12 +12,19 @@ use crate::config::Settings;
 use crate::okta::{AdminConsole, Delivery};
 use crate::selection;
 use crate::service::{self, Service};
-use crate::slack::message;
+use crate::slack::{SlackError, message};
 use crate::store::Store;
 use crate::telemetry;
 
 /// Exit code for an invalid configuration (`EX_CONFIG`).
 const EXIT_CONFIG: u8 = 78;
+/// Exit code for a failure that may pass if tried again later (`EX_TEMPFAIL`).
+const EXIT_TEMPFAIL: u8 = 75;
+
+/// A failure worth trying again later, as opposed to one to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct TryLater(String);
 
 /// Receives Okta event hooks and alerts Slack when a user's MFA factors are reset.
 #[derive(Debug, Parser)]
@@ -54,7 +61,11 @@ pub enum Command {
     /// Slack's answer; exits non-zero, saying what to fix, when Slack refuses.
     SendTest,
     /// Exit 0 if the running service's /healthz answers (for container health checks).
-    Healthcheck,
+    Healthcheck {
+        /// Ask /readyz instead: the store takes writes and the worker runs.
+        #[arg(long)]
+        ready: bool,
+    },
 }
 
 /// Arguments of `replay`.
@@ -99,17 +110,32 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => {
             print!("{}", settings.to_redacted_toml());
-            eprintln!("okta-mfa-notifier: configuration is valid");
+            warn_about_weak_settings(&settings);
+            eprintln!(
+                "okta-mfa-notifier: configuration is valid ({} hook secret(s) accepted, alerts go to {})",
+                settings.okta.auth_secrets.len(),
+                match &settings.slack.bot_token {
+                    Some(_) => format!(
+                        "Slack channel {}",
+                        settings.slack.channel.as_deref().unwrap_or("")
+                    ),
+                    None => "standard output".to_owned(),
+                }
+            );
             Ok(())
         }
         Command::Serve => serve(&settings),
         Command::Replay(args) => block_on(replay(&settings, &args)),
         Command::DeadLetters(command) => block_on(dead_letters(&settings, command)),
         Command::SendTest => block_on(send_test(&settings)),
-        Command::Healthcheck => block_on(healthcheck(&settings)),
+        Command::Healthcheck { ready } => block_on(healthcheck(&settings, ready)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<TryLater>().is_some() => {
+            eprintln!("okta-mfa-notifier: {e:#}");
+            ExitCode::from(EXIT_TEMPFAIL)
+        }
         Err(e) => {
             eprintln!("okta-mfa-notifier: {e:#}");
             ExitCode::FAILURE
@@ -304,18 +330,35 @@ async fn send_test(settings: &Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Err(error) => anyhow::bail!(
-            "Slack did not accept the test alert: {error}\nTo fix: {}",
+        Err(error) => {
+            let tried = format!(
+                "(channel {} at {})",
+                destination.channel(),
+                settings.slack.api_url
+            );
+            let advice = match &error {
+                SlackError::Transient(reason)
+                    if reason.starts_with("cannot connect") || reason.contains("timed out") =>
+                {
+                    "check that this host can reach slack.api_url (network, proxy, firewall), then try again"
+                }
+                _ if error.is_transient() => {
+                    "Slack is failing or rate-limiting for now; try again in a few minutes"
+                }
+                _ => error.remedy(),
+            };
+            let text =
+                format!("Slack did not accept the test alert {tried}: {error}\nTo fix: {advice}");
             if error.is_transient() {
-                "check that this host can reach slack.api_url, then try again"
+                Err(TryLater(text).into())
             } else {
-                error.remedy()
+                Err(anyhow::anyhow!(text))
             }
-        ),
+        }
     }
 }
 
-async fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
+async fn healthcheck(settings: &Settings, ready: bool) -> anyhow::Result<()> {
     let mut address = settings.admin.listen;
     if address.ip().is_unspecified() {
         address.set_ip(match address {
@@ -323,7 +366,10 @@ async fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
             std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
-    let url = format!("http://{address}/healthz");
+    let url = format!(
+        "http://{address}/{}",
+        if ready { "readyz" } else { "healthz" }
+    );
     let response = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(3))
         .build()?

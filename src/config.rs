@@ -93,7 +93,7 @@ pub struct OktaSettings {
     /// Name of the request header that carries the shared secret.
     pub auth_header: String,
     /// Accepted secret values; more than one lets a secret be rotated.
-    #[serde(serialize_with = "redact_all")]
+    #[serde(serialize_with = "redact_all", deserialize_with = "secret_list")]
     pub auth_secrets: Vec<SecretString>,
     /// File with one accepted secret per line, instead of `auth_secrets`.
     pub auth_secrets_file: Option<PathBuf>,
@@ -107,6 +107,7 @@ pub struct OktaSettings {
     /// File holding the Okta API token, instead of `api_token`.
     pub api_token_file: Option<PathBuf>,
     /// System Log event types that raise alerts.
+    #[serde(deserialize_with = "list")]
     pub event_types: Vec<String>,
 }
 
@@ -246,10 +247,6 @@ impl Settings {
         let env = config::Environment::with_prefix(ENV_PREFIX)
             .prefix_separator("__")
             .separator("__")
-            .list_separator(",")
-            .with_list_parse_key("okta.auth_secrets")
-            .with_list_parse_key("okta.event_types")
-            .try_parsing(true)
             .source(Some(env));
         let raw = builder
             .add_source(env)
@@ -432,6 +429,36 @@ fn read_secret_file(path: &Path, key: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("{key}: cannot read {}", path.display()))
 }
 
+/// A list given as a TOML array, or as one comma-separated string (the form
+/// environment variables take). Values are kept as text, never read as
+/// numbers, so a secret such as `0042` stays what it is.
+fn list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::Many(items) => items,
+        OneOrMany::One(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+fn secret_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<SecretString>, D::Error> {
+    Ok(list(deserializer)?
+        .into_iter()
+        .map(SecretString::from)
+        .collect())
+}
+
 const REDACTED: &str = "[redacted]";
 
 fn redact_option<S: Serializer>(
@@ -513,6 +540,31 @@ mod tests {
             .collect();
         assert_eq!(secrets, ["one", "two"]);
         assert_eq!(s.server.max_body_bytes, 1024);
+    }
+
+    #[test]
+    fn secrets_that_look_like_numbers_stay_strings() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                (
+                    "OKTA_MFA_NOTIFIER__OKTA__AUTH_SECRETS",
+                    "12345678901234567890",
+                ),
+                ("OKTA_MFA_NOTIFIER__SLACK__BOT_TOKEN", "0042"),
+                ("OKTA_MFA_NOTIFIER__SLACK__CHANNEL", "C1"),
+                ("OKTA_MFA_NOTIFIER__OKTA__ALLOW_UNAUTHENTICATED", "false"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(
+            s.okta.auth_secrets[0].expose_secret(),
+            "12345678901234567890"
+        );
+        assert_eq!(
+            s.slack.bot_token.as_ref().map(|t| t.expose_secret()),
+            Some("0042")
+        );
     }
 
     #[test]

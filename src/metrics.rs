@@ -36,6 +36,8 @@ pub struct Metrics {
     pub hook_requests: Family<RequestLabels, Counter>,
     /// System Log events in accepted deliveries.
     pub events_received: Counter,
+    /// Events of accepted deliveries that could not be read and were skipped.
+    pub events_unreadable: Counter,
     /// Alerts committed to the store for the first time.
     pub alerts_stored: Counter,
     /// Selected events that were already stored (redeliveries, replays).
@@ -50,6 +52,8 @@ pub struct Metrics {
     pub outbox_pending: Gauge,
     /// Dead letters in the store (read from the store at scrape time).
     pub dead_letters: Gauge,
+    /// Age in seconds of the oldest alert waiting for delivery; 0 when none.
+    pub oldest_pending_seconds: Gauge,
     /// Duration of `chat.postMessage` calls, by result.
     pub slack_call_seconds: Family<SlackCallLabels, Histogram, HistogramMaker>,
 }
@@ -67,6 +71,7 @@ impl Metrics {
         let metrics = Self {
             hook_requests: Family::default(),
             events_received: Counter::default(),
+            events_unreadable: Counter::default(),
             alerts_stored: Counter::default(),
             alerts_duplicate: Counter::default(),
             alerts_delivered: Counter::default(),
@@ -74,6 +79,7 @@ impl Metrics {
             alerts_dead_lettered: Counter::default(),
             outbox_pending: Gauge::default(),
             dead_letters: Gauge::default(),
+            oldest_pending_seconds: Gauge::default(),
             slack_call_seconds: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.005, 2.0, 12))
             }),
@@ -88,6 +94,11 @@ impl Metrics {
             "events_received",
             "System Log events in accepted deliveries",
             metrics.events_received.clone(),
+        );
+        registry.register(
+            "events_unreadable",
+            "Events of accepted deliveries skipped because they cannot be read",
+            metrics.events_unreadable.clone(),
         );
         registry.register(
             "alerts_stored",
@@ -123,6 +134,11 @@ impl Metrics {
             "dead_letters",
             "Dead letters waiting for an operator",
             metrics.dead_letters.clone(),
+        );
+        registry.register(
+            "outbox_oldest_pending_seconds",
+            "Age of the oldest alert waiting for delivery, 0 when none",
+            metrics.oldest_pending_seconds.clone(),
         );
         registry.register(
             "slack_call_seconds",

@@ -63,6 +63,17 @@ impl Service {
             format!("cannot open the store at {}", settings.store.path.display())
         })?;
 
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            hook_path = %settings.server.hook_path,
+            event_types = %settings.okta.event_types.join(","),
+            destination = %match &destination {
+                Destination::Slack { channel, .. } => format!("Slack channel {channel} at {}", settings.slack.api_url),
+                Destination::Stdout { .. } => "standard output".to_owned(),
+            },
+            hook_secrets = settings.okta.auth_secrets.len(),
+            "Starting okta-mfa-notifier."
+        );
         log_backlog(&store, "Opened the store.").await;
         let metrics = Arc::new(Metrics::new());
         let worker_alive = Arc::new(AtomicBool::new(false));

@@ -96,9 +96,12 @@ async fn take_delivery(
         Err(_) => return Err(store_failed("the store did not answer in time", &uuids)),
     };
     if stored.new > 0 {
-        tracing::info!(event_uuids = ?uuids, new = stored.new, known = stored.known, "Stored alerts for delivery.");
+        tracing::info!(event_uuids = %uuids.join(","), new = stored.new, known = stored.known, "Stored alerts for delivery.");
     }
     hook.metrics.events_received.inc_by(delivery.len() as u64);
+    hook.metrics
+        .events_unreadable
+        .inc_by(selection.unreadable as u64);
     hook.metrics.alerts_stored.inc_by(stored.new as u64);
     hook.metrics.alerts_duplicate.inc_by(stored.known as u64);
     tracing::debug!(
@@ -118,7 +121,7 @@ async fn take_delivery(
 fn store_failed(error: &str, uuids: &[String]) -> HookError {
     tracing::error!(
         %error,
-        event_uuids = ?uuids,
+        event_uuids = %uuids.join(","),
         "Cannot store alerts; asking Okta to retry. If the retry fails too, replay these events."
     );
     HookError::Unavailable

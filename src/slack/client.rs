@@ -82,7 +82,9 @@ impl SlackError {
             "missing_scope" | "no_permission" | "access_denied" => {
                 "add the chat:write scope to the Slack app and reinstall it"
             }
-            "channel_not_found" => "set slack.channel to an existing channel ID (C…)",
+            "channel_not_found" => {
+                "set slack.channel to an existing channel ID (C…); for a private channel, invite the bot"
+            }
             "not_in_channel" => {
                 "invite the bot to the channel, or add the chat:write.public scope for public channels"
             }

@@ -93,6 +93,17 @@ pub struct DeadLetter {
     pub dead_at: SystemTime,
 }
 
+/// The alerts not delivered yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// Alerts waiting for delivery.
+    pub pending: i64,
+    /// Dead letters.
+    pub dead: i64,
+    /// When the oldest waiting alert was accepted.
+    pub oldest_pending: Option<SystemTime>,
+}
+
 /// Where a delivered alert is in Slack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveredRecord {
@@ -253,12 +264,24 @@ impl Store {
 
     /// How many alerts wait for delivery, and how many are dead letters.
     pub async fn counts(&self) -> Result<(i64, i64), StoreError> {
+        self.backlog().await.map(|b| (b.pending, b.dead))
+    }
+
+    /// The alerts not delivered yet, counted.
+    pub async fn backlog(&self) -> Result<Backlog, StoreError> {
         self.read(|db| {
             Ok(db.query_row(
-                "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'dead'), 0)
+                "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'dead'), 0),
+                        MIN(CASE WHEN state = 'pending' THEN received_at END)
                  FROM alerts",
                 [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| {
+                    Ok(Backlog {
+                        pending: row.get(0)?,
+                        dead: row.get(1)?,
+                        oldest_pending: row.get::<_, Option<i64>>(2)?.map(from_millis),
+                    })
+                },
             )?)
         })
         .await

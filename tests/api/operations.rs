@@ -81,6 +81,8 @@ async fn metrics_move_by_exactly_what_happened() {
     assert_eq!(app.post_delivery(admin_reset).await.status(), 200);
     assert_eq!(app.post_delivery(mixed).await.status(), 200);
     assert_eq!(app.post_delivery("{}").await.status(), 400);
+    let junk = r#"{"data":{"events":[1,"not an event"]}}"#;
+    assert_eq!(app.post_delivery(junk).await.status(), 200);
     let unauthorized = app
         .http
         .post(app.url("/okta/event-hook"))
@@ -99,7 +101,7 @@ async fn metrics_move_by_exactly_what_happened() {
     let expected = [
         (
             "okta_mfa_notifier_hook_requests_total{outcome=\"accepted\"}",
-            3.0,
+            4.0,
         ),
         (
             "okta_mfa_notifier_hook_requests_total{outcome=\"bad_request\"}",
@@ -109,12 +111,13 @@ async fn metrics_move_by_exactly_what_happened() {
             "okta_mfa_notifier_hook_requests_total{outcome=\"unauthorized\"}",
             1.0,
         ),
-        ("okta_mfa_notifier_events_received_total", 7.0),
+        ("okta_mfa_notifier_events_received_total", 9.0),
         ("okta_mfa_notifier_alerts_stored_total", 2.0),
         ("okta_mfa_notifier_alerts_duplicate_total", 1.0),
         ("okta_mfa_notifier_alerts_delivered_total", 2.0),
         ("okta_mfa_notifier_alerts_retried_total", 0.0),
         ("okta_mfa_notifier_alerts_dead_lettered_total", 0.0),
+        ("okta_mfa_notifier_events_unreadable_total", 2.0),
         (
             "okta_mfa_notifier_slack_call_seconds_count{result=\"ok\"}",
             2.0,
@@ -125,6 +128,10 @@ async fn metrics_move_by_exactly_what_happened() {
     }
     assert_eq!(after.get("okta_mfa_notifier_outbox_pending"), Some(&0.0));
     assert_eq!(after.get("okta_mfa_notifier_dead_letters"), Some(&0.0));
+    assert_eq!(
+        after.get("okta_mfa_notifier_outbox_oldest_pending_seconds"),
+        Some(&0.0)
+    );
 }
 
 #[tokio::test]
@@ -292,6 +299,43 @@ async fn send_test_reports_what_slack_said() {
         said.contains("not_in_channel") && said.contains("invite the bot"),
         "{said}"
     );
+    assert!(
+        said.contains("channel C0TESTCHAN"),
+        "says where it tried: {said}"
+    );
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "a permanent failure: fix, then retry"
+    );
+
+    let unreachable = format!("http://127.0.0.1:{}", crate::helpers::free_port());
+    let later = run(
+        &[("OKTA_MFA_NOTIFIER__SLACK__API_URL", &unreachable)],
+        &["send-test"],
+    );
+    assert_eq!(
+        later.status.code(),
+        Some(75),
+        "a transient failure: try again later"
+    );
+    assert!(String::from_utf8_lossy(&later.stderr).contains("can reach slack.api_url"));
+}
+
+#[tokio::test]
+async fn check_config_warns_about_weak_settings() {
+    let output = run(
+        &[
+            ("OKTA_MFA_NOTIFIER__OKTA__AUTH_SECRETS", "short"),
+            ("OKTA_MFA_NOTIFIER__SLACK__BOT_TOKEN", "xoxp-user-token"),
+        ],
+        &["check-config"],
+    );
+    assert!(output.status.success(), "weak, but valid");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("shorter than 16 characters"), "{said}");
+    assert!(said.contains("does not start with xoxb-"), "{said}");
+    assert!(said.contains("1 hook secret(s) accepted"), "{said}");
 }
 
 #[tokio::test]
@@ -303,6 +347,11 @@ async fn healthcheck_asks_the_running_service() {
         &["healthcheck"],
     );
     assert!(healthy.status.success(), "{healthy:?}");
+    let ready = run(
+        &[("OKTA_MFA_NOTIFIER__ADMIN__LISTEN", &admin)],
+        &["healthcheck", "--ready"],
+    );
+    assert!(ready.status.success(), "{ready:?}");
 
     service.terminate(Duration::from_secs(10)).await;
     let gone = run(
