@@ -248,13 +248,12 @@ impl Settings {
             .prefix_separator("__")
             .separator("__")
             .source(Some(env));
-        let raw = builder
-            .add_source(env)
-            .build()
-            .context("cannot read the configuration")?;
+        let raw = builder.add_source(env).build().map_err(|e| {
+            anyhow::anyhow!("cannot read the configuration: {}", without_excerpt(&e))
+        })?;
         let mut settings: Settings = raw
             .try_deserialize()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {}", without_excerpt(&e)))?;
         settings.read_secret_files()?;
         settings.validate()?;
         Ok(settings)
@@ -262,8 +261,8 @@ impl Settings {
 
     /// Parses settings from TOML text alone (no environment), then checks them.
     pub fn from_toml(text: &str) -> anyhow::Result<Self> {
-        let mut settings: Settings =
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let mut settings: Settings = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {}", without_excerpt(&e)))?;
         settings.read_secret_files()?;
         settings.validate()?;
         Ok(settings)
@@ -344,12 +343,29 @@ impl Settings {
             bail!("admin.listen must differ from server.listen: the admin port is never public");
         }
 
-        HeaderName::from_bytes(self.okta.auth_header.as_bytes()).map_err(|_| {
-            anyhow::anyhow!(
-                "okta.auth_header must be an HTTP header name, got {:?}",
-                self.okta.auth_header
-            )
-        })?;
+        let auth_header =
+            HeaderName::from_bytes(self.okta.auth_header.as_bytes()).map_err(|_| {
+                anyhow::anyhow!(
+                    "okta.auth_header must be an HTTP header name, got {:?}",
+                    self.okta.auth_header
+                )
+            })?;
+        // Headers that are logged, echoed or read for another purpose must
+        // never carry the secret.
+        if [
+            "x-request-id",
+            "x-okta-verification-challenge",
+            "content-type",
+            "content-length",
+            "host",
+            "user-agent",
+        ]
+        .contains(&auth_header.as_str())
+        {
+            bail!(
+                "okta.auth_header cannot be {auth_header}: that header is logged or used for something else"
+            );
+        }
         if self
             .okta
             .auth_secrets
@@ -398,6 +414,14 @@ impl Settings {
             (Some(token), _) if token.expose_secret().is_empty() => {
                 bail!("slack.bot_token is empty")
             }
+            (Some(token), _)
+                if token
+                    .expose_secret()
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control()) =>
+            {
+                bail!("slack.bot_token contains spaces or control characters")
+            }
             (Some(_), None) => bail!("slack.channel is required when slack.bot_token is set"),
             (_, Some(channel)) if channel.starts_with('#') || channel.trim().is_empty() => bail!(
                 "slack.channel must be a channel ID such as C0123456789, not a name: {channel:?}"
@@ -423,6 +447,27 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// An error message without the lines of configuration it quotes (a TOML
+/// parse error shows the offending line, which may hold a secret) and
+/// without any quoted value.
+fn without_excerpt(error: &dyn fmt::Display) -> String {
+    error
+        .to_string()
+        .lines()
+        .filter(|line| {
+            let trimmed = line.trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ');
+            !trimmed.starts_with('|') && !line.trim().is_empty()
+        })
+        .map(|line| match (line.find(" \""), line.rfind('"')) {
+            (Some(start), Some(end)) if end > start + 1 => {
+                format!("{}{}", &line[..start + 1], &line[end + 1..])
+            }
+            _ => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn read_secret_file(path: &Path, key: &str) -> anyhow::Result<String> {
@@ -689,6 +734,20 @@ mod tests {
             format!("{err:#}").contains("okta.auth_secrets_file"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn errors_never_quote_a_secret() {
+        let cases = [
+            "[okta]\nauth_secrets = [\"hunter2-\\q\"]\n",
+            "[okta]\nauth_secrets = \"hunter2-unclosed\n",
+            "[okta]\nauth_secrets = [\"hunter2-typed\", 5]\n",
+            "[slack]\nbot_token = [\"hunter2-list\"]\nchannel = \"C1\"\n",
+        ];
+        for text in cases {
+            let err = load_toml(text, &[]).expect_err(text);
+            assert!(!format!("{err:#}").contains("hunter2"), "{text}: {err:#}");
+        }
     }
 
     #[test]

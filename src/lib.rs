@@ -26,3 +26,4 @@ pub mod service;
 pub mod slack;
 pub mod store;
 pub mod telemetry;
+pub mod text;

@@ -20,7 +20,7 @@ use crate::http::{self, HookState};
 use crate::metrics::Metrics;
 use crate::okta::AdminConsole;
 use crate::slack::SlackClient;
-use crate::store::{ServiceLock, Store};
+use crate::store::Store;
 
 /// How long requests in flight may take to finish once a stop is asked for.
 const REQUEST_GRACE: Duration = Duration::from_secs(3);
@@ -38,7 +38,6 @@ pub struct Service {
     admin_router: axum::Router,
     worker: WorkerTask,
     store: Store,
-    _lock: ServiceLock,
 }
 
 /// The worker's task, stopped when the service is stopped or dropped.
@@ -58,8 +57,7 @@ impl Service {
     /// Opens the store, binds the hook listener and starts the delivery worker.
     pub async fn start(settings: &Settings) -> anyhow::Result<Self> {
         let destination = destination(settings)?;
-        let lock = ServiceLock::acquire(&settings.store.path)?;
-        let store = Store::open(&settings.store.path).with_context(|| {
+        let store = Store::open_for_service(&settings.store.path).with_context(|| {
             format!("cannot open the store at {}", settings.store.path.display())
         })?;
 
@@ -122,7 +120,6 @@ impl Service {
             admin_router,
             worker: WorkerTask { handle, stop },
             store: service_store,
-            _lock: lock,
         })
     }
 
@@ -151,7 +148,7 @@ impl Service {
                 let _ = admin_stop.wait_for(|requested| *requested).await;
             },
         );
-        let admin = tokio::spawn(admin.into_future());
+        let mut admin = AbortOnDrop(tokio::spawn(admin.into_future()));
         tracing::info!(address = %admin_address, "Serving /healthz, /readyz and /metrics.");
 
         tracing::info!(%address, "Listening for Okta event hooks.");
@@ -168,17 +165,32 @@ impl Service {
                 tokio::time::sleep(REQUEST_GRACE).await;
             } => tracing::warn!("Closed connections still open after the grace period."),
         }
-        admin.abort();
+        admin.0.abort();
+        let _ = (&mut admin.0).await;
 
         tracing::info!("Stopped accepting deliveries; stopping the delivery worker.");
         let _ = self.worker.stop.send(true);
         match tokio::time::timeout(DRAIN_TIMEOUT, &mut self.worker.handle).await {
             Ok(_) => log_backlog(&self.store, "Stopped.").await,
-            Err(_) => tracing::warn!(
-                "Stopped during a Slack call; its alert stays in the store and is sent at the next start."
-            ),
+            Err(_) => {
+                self.worker.handle.abort();
+                let _ = (&mut self.worker.handle).await;
+                tracing::warn!(
+                    "Stopped during a Slack call; its alert stays in the store and is sent at the next start."
+                );
+            }
         }
         Ok(())
+    }
+}
+
+/// A task that is aborted when its handle is dropped, so that a task never
+/// outlives the one that started it (and never keeps the store's lock).
+pub(crate) struct AbortOnDrop<T>(pub(crate) JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

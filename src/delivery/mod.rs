@@ -27,8 +27,10 @@ use tokio::sync::watch;
 use crate::alert::Alert;
 use crate::metrics::{Metrics, SlackCallLabels};
 use crate::okta::AdminConsole;
+use crate::service::AbortOnDrop;
 use crate::slack::{PostMessage, Posted, SlackClient, SlackError, message};
 use crate::store::{DeliveredRecord, Pending, Store};
+use crate::text::Untrusted;
 
 pub use pacer::ChannelPacer;
 pub use retry::RetryPolicy;
@@ -123,24 +125,6 @@ enum Outcome {
     },
 }
 
-/// An Okta string on its way into a log line: control characters are shown
-/// escaped, so that it cannot start a line of its own or colour a terminal.
-#[derive(Debug, Clone, Copy)]
-pub struct Untrusted<'a>(pub &'a str);
-
-impl std::fmt::Display for Untrusted<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for c in self.0.chars() {
-            if c.is_control() {
-                write!(f, "{}", c.escape_default())?;
-            } else {
-                write!(f, "{c}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
 impl Worker {
     /// A worker sending from `store` to `destination`.
     pub fn new(
@@ -171,6 +155,7 @@ impl Worker {
         let _gone = SetFalseOnDrop(alive);
         loop {
             let mut run = AbortOnDrop(tokio::spawn(self.clone().run(stop.clone())));
+            // Stopping the supervisor (dropping it) stops its worker too.
             match (&mut run.0).await {
                 Ok(()) => return,
                 Err(e) if e.is_panic() => {
@@ -262,7 +247,11 @@ impl Worker {
         }
         let delay = match &error {
             SlackError::RateLimited { retry_after } => {
-                let delay = retry_after.unwrap_or_else(|| self.retry.delay(attempts));
+                // Slack asks for seconds; a larger wish is capped, so that one
+                // answer can never hold the channel for hours.
+                let delay = retry_after
+                    .map(|wish| wish.min(self.retry.max_delay()))
+                    .unwrap_or_else(|| self.retry.delay(attempts));
                 self.pacer.pause_until(tokio::time::Instant::now() + delay);
                 delay
             }
@@ -400,15 +389,6 @@ struct SetFalseOnDrop(Arc<AtomicBool>);
 impl Drop for SetFalseOnDrop {
     fn drop(&mut self) {
         self.0.store(false, Ordering::SeqCst);
-    }
-}
-
-/// Aborts the task when dropped, so that stopping a supervisor stops its worker.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

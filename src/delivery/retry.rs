@@ -23,6 +23,11 @@ impl RetryPolicy {
         }
     }
 
+    /// The longest delay before jitter.
+    pub fn max_delay(&self) -> Duration {
+        self.max
+    }
+
     /// Delay before the next try, after `attempts` failed ones (1 or more).
     pub fn delay(&self, attempts: u32) -> Duration {
         let index = usize::try_from(attempts.saturating_sub(1)).unwrap_or(usize::MAX);

@@ -1,5 +1,8 @@
 //! The two hook handlers: verification (GET) and delivery (POST).
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
@@ -8,13 +11,19 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
 
 use super::{HookError, HookState, VERIFICATION_HEADER};
-use crate::delivery::Untrusted;
+use crate::alert::Alert;
+use crate::metrics::Metrics;
 use crate::okta::Delivery;
 use crate::selection;
+use crate::store::{Store, StoreError};
+use crate::text::{Untrusted, first_of};
 
-/// Longest the hook waits for the store before answering 503: Okta gives up
-/// after 3 s, and a late 503 is better than a timeout it may not retry.
-const STORE_DEADLINE: std::time::Duration = std::time::Duration::from_millis(2_500);
+/// When, counted from the start of a request, the hook stops waiting for the
+/// store and answers 503: Okta gives up after 3 s, and a 503 in time is
+/// better than a timeout it may not retry.
+const STORE_DEADLINE: Duration = Duration::from_millis(2_500);
+/// The least time given to the store, even when reading the body took long.
+const MIN_STORE_WAIT: Duration = Duration::from_millis(200);
 
 /// Okta's one-time verification: echo the challenge header back as JSON.
 pub(super) async fn verify(
@@ -65,6 +74,7 @@ async fn take_delivery(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(), HookError> {
+    let started = Instant::now();
     let hook = &state.inner;
     if !hook.auth.allows(headers) {
         tracing::warn!("Refused a delivery without a valid secret.");
@@ -84,35 +94,72 @@ async fn take_delivery(
     })?;
 
     let selection = selection::select(&delivery, &hook.event_types);
+    hook.metrics.events_received.inc_by(delivery.len() as u64);
+    hook.metrics
+        .events_unreadable
+        .inc_by(selection.unreadable as u64);
+    tracing::debug!(
+        event_id = ?delivery.event_id.as_deref().unwrap_or("-"),
+        events = delivery.len(),
+        alerts = selection.alerts.len(),
+        ignored = selection.ignored,
+        unreadable = selection.unreadable,
+        "Read a delivery."
+    );
     let uuids: Vec<String> = selection
         .alerts
         .iter()
         .map(|a| Untrusted(&a.event_uuid).to_string())
         .collect();
-    let accepting = hook.store.accept(selection.alerts, hook.max_age);
-    let stored = match tokio::time::timeout(STORE_DEADLINE, accepting).await {
-        Ok(Ok(stored)) => stored,
-        Ok(Err(e)) => return Err(store_failed(&e.to_string(), &uuids)),
-        Err(_) => return Err(store_failed("the store did not answer in time", &uuids)),
-    };
-    if stored.new > 0 {
-        tracing::info!(event_uuids = %uuids.join(","), new = stored.new, known = stored.known, "Stored alerts for delivery.");
+
+    // The commit runs as a task of its own: should the answer go out first
+    // (the deadline passed, or Okta hung up), the commit still completes and
+    // is counted and logged when it does.
+    let commit = tokio::spawn(commit(
+        hook.store.clone(),
+        Arc::clone(&hook.metrics),
+        selection.alerts,
+        hook.max_age,
+        uuids.clone(),
+    ));
+    let wait = STORE_DEADLINE
+        .saturating_sub(started.elapsed())
+        .max(MIN_STORE_WAIT);
+    match tokio::time::timeout(wait, commit).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(store_failed(&e.to_string(), &uuids)),
+        Ok(Err(_)) => Err(store_failed("the store task failed", &uuids)),
+        Err(_) => Err(store_failed(
+            "the store did not answer in time; the alerts are stored if it still does",
+            &uuids,
+        )),
     }
-    hook.metrics.events_received.inc_by(delivery.len() as u64);
-    hook.metrics
-        .events_unreadable
-        .inc_by(selection.unreadable as u64);
-    hook.metrics.alerts_stored.inc_by(stored.new as u64);
-    hook.metrics.alerts_duplicate.inc_by(stored.known as u64);
-    tracing::debug!(
-        event_id = ?delivery.event_id.as_deref().unwrap_or("-"),
-        events = delivery.len(),
-        new_alerts = stored.new,
-        known_alerts = stored.known,
-        ignored = selection.ignored,
-        unreadable = selection.unreadable,
-        "Accepted a delivery."
-    );
+}
+
+/// Commits the alerts of one delivery, then counts and logs what happened.
+async fn commit(
+    store: Store,
+    metrics: Arc<Metrics>,
+    alerts: Vec<Alert>,
+    max_age: Duration,
+    uuids: Vec<String>,
+) -> Result<(), StoreError> {
+    let stored = store.accept(alerts, max_age).await?;
+    metrics.alerts_stored.inc_by(stored.new as u64);
+    metrics.alerts_duplicate.inc_by(stored.known as u64);
+    if stored.new > 0 {
+        tracing::info!(
+            event_uuids = %first_of(&uuids, 20),
+            new = stored.new,
+            known = stored.known,
+            "Stored alerts for delivery."
+        );
+    } else if stored.known > 0 {
+        tracing::debug!(
+            known = stored.known,
+            "Every alert of the delivery was already stored."
+        );
+    }
     Ok(())
 }
 
@@ -121,7 +168,7 @@ async fn take_delivery(
 fn store_failed(error: &str, uuids: &[String]) -> HookError {
     tracing::error!(
         %error,
-        event_uuids = %uuids.join(","),
+        event_uuids = %first_of(uuids, 20),
         "Cannot store alerts; asking Okta to retry. If the retry fails too, replay these events."
     );
     HookError::Unavailable

@@ -89,6 +89,9 @@ impl SlackError {
                 "invite the bot to the channel, or add the chat:write.public scope for public channels"
             }
             "is_archived" => "unarchive the channel or set slack.channel to another channel",
+            code if code.starts_with("redirected") => {
+                "set slack.api_url to the Slack Web API base URL, https://slack.com/api; it must not redirect"
+            }
             "unknown_method" | "HTTP 404 Not Found" => {
                 "set slack.api_url to the Slack Web API base URL, https://slack.com/api"
             }
@@ -121,7 +124,9 @@ impl SlackClient {
             endpoint.set_path(&path);
         }
         let endpoint = endpoint.join("chat.postMessage")?;
+        // No redirects: the token must only ever go to slack.api_url.
         let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
             .user_agent(concat!("okta-mfa-notifier/", env!("CARGO_PKG_VERSION")))
             .build()?;
@@ -156,6 +161,11 @@ impl SlackClient {
         if status.is_server_error() {
             return Err(SlackError::Transient(format!("HTTP {status}")));
         }
+        if status.is_redirection() {
+            return Err(SlackError::Permanent {
+                code: format!("redirected (HTTP {})", status.as_u16()),
+            });
+        }
         let body = response
             .bytes()
             .await
@@ -167,12 +177,18 @@ impl SlackClient {
         };
         if answer.ok {
             return Ok(Posted {
-                channel: answer.channel.unwrap_or_else(|| message.channel.clone()),
-                ts: answer.ts.unwrap_or_default(),
+                channel: answer
+                    .channel
+                    .map(|c| plain(&c))
+                    .unwrap_or_else(|| message.channel.clone()),
+                ts: answer.ts.map(|ts| plain(&ts)).unwrap_or_default(),
             });
         }
         Err(classify(
-            answer.error.unwrap_or_else(|| format!("HTTP {status}")),
+            answer
+                .error
+                .map(|code| plain(&code))
+                .unwrap_or_else(|| format!("HTTP {status}")),
         ))
     }
 }
@@ -200,6 +216,16 @@ pub fn classify(code: String) -> SlackError {
         | "markdown_text_conflict" => SlackError::InvalidPayload { code },
         _ => SlackError::Permanent { code },
     }
+}
+
+/// A value from Slack's answer, kept to what channel ids, timestamps and
+/// error codes are made of, so that it can be logged and printed safely.
+fn plain(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        .take(80)
+        .collect()
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {

@@ -16,6 +16,7 @@ use time::macros::format_description;
 
 use crate::alert::{ActorKind, Alert, Person};
 use crate::okta::AdminConsole;
+use crate::text::is_deceptive;
 
 /// Slack's limit for a header block's text.
 pub const HEADER_LIMIT: usize = 150;
@@ -102,16 +103,6 @@ fn truncate_escaped(text: &str, max: usize) -> String {
     }
     out.push('…');
     out
-}
-
-/// Whether `c` may change how text around it is read: control characters,
-/// bidirectional overrides and isolates, zero-width characters, and line or
-/// paragraph separators.
-fn is_deceptive(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// Cuts `text` to `budget` characters, blanks characters that could disguise

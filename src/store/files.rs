@@ -2,9 +2,10 @@
 //! replaced under a running service is noticed instead of written into.
 //!
 //! SQLite keeps writing to a file it has open even after the file is deleted
-//! or renamed away, and whatever it writes there is lost at the next start.
-//! So before each commit the writer checks that the database and its
-//! write-ahead log are still the files it opened.
+//! or renamed away, and whatever it writes there is lost at the next start; a
+//! deleted shared-memory file splits the view of the database between
+//! processes; a deleted lock file lets a second service in. So before each
+//! commit the writer checks that all of them are still the files it opened.
 
 use std::path::{Path, PathBuf};
 
@@ -21,11 +22,13 @@ pub(super) struct StoreFiles {
 }
 
 impl StoreFiles {
-    /// Records the identity of the database at `path` and of its WAL file.
-    pub(super) fn opened(path: &Path) -> Result<Self, StoreError> {
+    /// Records the identity of the database at `path`, of its WAL and
+    /// shared-memory files, and of the service's lock file when there is one.
+    pub(super) fn opened(path: &Path, lock: Option<PathBuf>) -> Result<Self, StoreError> {
         let wal = PathBuf::from(format!("{}-wal", path.display()));
+        let shm = PathBuf::from(format!("{}-shm", path.display()));
         let mut watched = Vec::new();
-        for file in [path.to_owned(), wal] {
+        for file in [path.to_owned(), wal, shm].into_iter().chain(lock) {
             let id = identity(&file).ok_or_else(|| {
                 StoreError::Database(format!("{} is missing after opening", file.display()))
             })?;

@@ -119,6 +119,7 @@ pub struct DeliveredRecord {
 #[derive(Debug)]
 pub struct ServiceLock {
     _file: std::fs::File,
+    path: PathBuf,
 }
 
 impl ServiceLock {
@@ -137,7 +138,7 @@ impl ServiceLock {
             .open(&path)
             .map_err(|e| StoreError::Database(format!("cannot open {}: {e}", path.display())))?;
         match file.try_lock() {
-            Ok(()) => Ok(Self { _file: file }),
+            Ok(()) => Ok(Self { _file: file, path }),
             Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Database(format!(
                 "another okta-mfa-notifier service is using the store {} ({} is locked); \
                  run one service per store",
@@ -164,11 +165,24 @@ struct Inner {
     writer: Writer,
     reader: Mutex<Connection>,
     arrivals: Arc<Notify>,
+    _lock: Option<ServiceLock>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the database at `path`, for a command
+    /// that works beside the running service.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, None)
+    }
+
+    /// Opens the database at `path` for the service that delivers from it:
+    /// takes the [`ServiceLock`], which the store then holds and watches.
+    pub fn open_for_service(path: &Path) -> Result<Self, StoreError> {
+        let lock = ServiceLock::acquire(path)?;
+        Self::open_with(path, Some(lock))
+    }
+
+    fn open_with(path: &Path, lock: Option<ServiceLock>) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
                 StoreError::Database(format!("cannot create {}: {e}", parent.display()))
@@ -177,7 +191,8 @@ impl Store {
         let writer_connection = connect(path)?;
         migrate(&writer_connection)?;
         let reader = connect(path)?;
-        let files = files::StoreFiles::opened(path)?;
+        let lock_file = lock.as_ref().map(|l| l.path.clone());
+        let files = files::StoreFiles::opened(path, lock_file)?;
         let arrivals = Arc::new(Notify::new());
         let writer = Writer::spawn(writer_connection, files, Arc::clone(&arrivals))?;
         Ok(Self {
@@ -186,6 +201,7 @@ impl Store {
                 writer,
                 reader: Mutex::new(reader),
                 arrivals,
+                _lock: lock,
             }),
         })
     }

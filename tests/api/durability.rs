@@ -108,7 +108,12 @@ async fn a_429_is_waited_out_as_slack_asks() {
         ResponseTemplate::new(429).insert_header("retry-after", "2"),
     ])
     .await;
-    let app = spawn(scripted(&server)).await;
+    // Retry-After is honoured up to delivery.retry_max_secs.
+    let app = spawn(Options {
+        delivery: "retry_initial_ms = 100\nretry_max_secs = 5\nmessages_per_second = 50.0".into(),
+        ..scripted(&server)
+    })
+    .await;
     let response = app.post_delivery(example("01-admin-reset-all.json")).await;
     assert_eq!(response.status(), 200);
 

@@ -103,3 +103,176 @@ async fn a_client_that_never_finishes_cannot_hold_up_a_stop() {
     assert!(exit.success(), "{exit}");
     drop(slow);
 }
+
+#[tokio::test]
+async fn a_huge_retry_after_neither_crashes_nor_holds_the_channel() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(429).insert_header("retry-after", "18446744073709551615"),
+        )
+        .up_to_n_times(1)
+        .mount(&slack)
+        .await;
+    crate::helpers::mount_slack_ok(&slack).await;
+    let app = spawn(crate::helpers::Options {
+        slack_server: Some(std::sync::Arc::new(slack)),
+        slack_ok: false,
+        ..Default::default()
+    })
+    .await;
+    let first = reset_event("limited-1", ("00uL1", "l1@example.com", "L1"));
+    let second = reset_event("limited-2", ("00uL2", "l2@example.com", "L2"));
+    assert_eq!(
+        app.post_delivery(delivery(vec![first, second]))
+            .await
+            .status(),
+        200
+    );
+
+    // The wait is capped at delivery.retry_max_secs (1 s in tests).
+    app.wait_delivered("limited-1").await;
+    let all = app.wait_delivered("limited-2").await;
+    assert_eq!(all.len(), 3, "the limited call, then each alert once");
+    let metrics = app
+        .http
+        .get(format!("http://{}/metrics", app.admin_address))
+        .send()
+        .await
+        .expect("admin answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("okta_mfa_notifier_alerts_retried_total 1\n"),
+        "the retry was scheduled, not lost to a crash:\n{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn the_bot_token_never_follows_a_redirect() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let elsewhere = MockServer::start().await;
+    crate::helpers::mount_slack_ok(&elsewhere).await;
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/chat.postMessage", elsewhere.uri())),
+        )
+        .mount(&slack)
+        .await;
+    let app = spawn(crate::helpers::Options {
+        slack_server: Some(std::sync::Arc::new(slack)),
+        slack_ok: false,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        app.post_delivery(crate::helpers::example("01-admin-reset-all.json"))
+            .await
+            .status(),
+        200
+    );
+    let store = okta_mfa_notifier::store::Store::open(&app.store_path).expect("store");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.dead_letters().await.expect("read").is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no dead letter");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        elsewhere
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "the token went elsewhere"
+    );
+    let letters = store.dead_letters().await.expect("read");
+    assert!(
+        letters[0].error.contains("redirected"),
+        "{}",
+        letters[0].error
+    );
+}
+
+#[tokio::test]
+async fn shared_memory_or_lock_files_deleted_under_the_service_are_noticed() {
+    for suffix in ["-shm", ".lock"] {
+        let app = spawn(Default::default()).await;
+        let file = format!("{}{suffix}", app.store_path.display());
+        std::fs::remove_file(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let response = app
+            .post_delivery(crate::helpers::example("01-admin-reset-all.json"))
+            .await;
+        assert_eq!(response.status(), 503, "{suffix}");
+    }
+}
+
+#[tokio::test]
+async fn a_caller_request_id_is_kept_only_when_it_is_short_and_plain() {
+    let app = spawn(Default::default()).await;
+    let send = |id: String| {
+        app.http
+            .get(app.url("/okta/event-hook"))
+            .header("x-request-id", id)
+            .send()
+    };
+    let kept = send("okta-trace-42".into()).await.expect("sent");
+    assert_eq!(kept.headers()["x-request-id"], "okta-trace-42");
+    for bad in ["x".repeat(5_000), "a b".to_owned(), "é".to_owned()] {
+        let replaced = send(bad.clone()).await.expect("sent");
+        let id = replaced.headers()["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        assert_ne!(id, bad);
+        assert_eq!(id.len(), 36, "a fresh uuid");
+    }
+}
+
+#[tokio::test]
+async fn slack_answers_are_kept_to_plain_text() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"ok": true, "channel": "C1\nERROR forged\u{1b}[31m", "ts": "1.2\r\n"}),
+        ))
+        .mount(&slack)
+        .await;
+    let app = spawn(crate::helpers::Options {
+        slack_server: Some(std::sync::Arc::new(slack)),
+        slack_ok: false,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        app.post_delivery(crate::helpers::example("01-admin-reset-all.json"))
+            .await
+            .status(),
+        200
+    );
+    app.wait_delivered("aab7b6f0-1ea8-553e-89c6-e82b9d6c2851")
+        .await;
+    let store = okta_mfa_notifier::store::Store::open(&app.store_path).expect("store");
+    let record = store
+        .delivered_record("aab7b6f0-1ea8-553e-89c6-e82b9d6c2851")
+        .await
+        .expect("read")
+        .expect("delivered");
+    assert_eq!(
+        (record.channel.as_str(), record.ts.as_str()),
+        ("C1ERRORforged31m", "1.2")
+    );
+}
