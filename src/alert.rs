@@ -39,7 +39,18 @@ pub struct Alert {
     /// A test alert from `send-test`, not an Okta event.
     #[serde(default)]
     pub test: bool,
+    /// For factor deactivations: the factors removed, one per event folded
+    /// into this alert.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub factors_removed: Vec<String>,
+    /// What Okta says the user still has, when it could be asked (filled at
+    /// delivery time, never stored).
+    #[serde(default, skip)]
+    pub factors_remaining: Option<Vec<String>>,
 }
+
+/// The event type of one factor (or authenticator enrollment) removed.
+pub const FACTOR_DEACTIVATED: &str = "user.mfa.factor.deactivate";
 
 /// A user or other principal as Okta names it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,9 +130,25 @@ impl Alert {
             source: Source::of(event),
             outcome: outcome.and_then(|o| o.result.clone()),
             outcome_reason: outcome.and_then(|o| o.reason.clone()),
-            transaction_id: event.transaction.as_ref().and_then(|t| t.id.clone()),
+            transaction_id: event
+                .transaction
+                .as_ref()
+                .and_then(|t| t.id.clone())
+                .filter(|id| !id.is_empty() && id != "unknown"),
             test: false,
+            factors_removed: if event.event_type == FACTOR_DEACTIVATED {
+                vec![factor_removed(event)]
+            } else {
+                Vec::new()
+            },
+            factors_remaining: None,
         }
+    }
+
+    /// Whether this alert is about factors removed one by one, which are
+    /// folded into one alert per user and admin action.
+    pub fn is_factor_removal(&self) -> bool {
+        self.event_type == FACTOR_DEACTIVATED
     }
 
     /// A clearly marked test alert, for checking the path to Slack.
@@ -159,6 +186,8 @@ impl Alert {
             outcome_reason: None,
             transaction_id: None,
             test: true,
+            factors_removed: Vec::new(),
+            factors_remaining: None,
         }
     }
 
@@ -184,6 +213,32 @@ impl ActorSummary {
             api_token_id,
             client_app_id,
         }
+    }
+}
+
+/// The factor a deactivation removed, as Okta names it: the enrollment's name
+/// and the internal factor type from `outcome.reason` ("User reset
+/// OKTA_SOFT_TOKEN factor"), as far as the event has them.
+fn factor_removed(event: &LogEvent) -> String {
+    let kind = event
+        .outcome
+        .as_ref()
+        .and_then(|o| o.reason.as_deref())
+        .and_then(|r| r.strip_prefix("User reset "))
+        .and_then(|r| r.strip_suffix(" factor"))
+        .map(str::to_owned);
+    let name = event
+        .target
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .find(|t| t.kind.as_deref() == Some("AuthenticatorEnrollment"))
+        .and_then(|t| t.display_name.clone());
+    match (name, kind) {
+        (Some(name), Some(kind)) => format!("{name} ({kind})"),
+        (Some(name), None) => name,
+        (None, Some(kind)) => kind,
+        (None, None) => "a factor Okta did not name".to_owned(),
     }
 }
 

@@ -193,7 +193,7 @@ fn block_on(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()
 async fn replay(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<()> {
     let body = read_input(&args.file)?;
     let delivery = Delivery::parse_replay(&body).context("cannot replay this input")?;
-    let selection = selection::select(&delivery, &settings.okta.event_types);
+    let selection = selection::select(&delivery, &selection::Rules::of(&settings.okta));
     let selected = selection.alerts.len();
 
     if args.dry_run {
@@ -224,7 +224,7 @@ async fn replay(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<()> {
 
     let store = Store::open(&settings.store.path)?;
     let stored = store
-        .accept(selection.alerts, settings.delivery.max_age())
+        .accept(selection.alerts, crate::store::Timing::of(settings))
         .await?;
     eprintln!(
         "replay: {} events, {selected} selected, {} stored for delivery, {} already known",

@@ -109,6 +109,12 @@ pub struct OktaSettings {
     /// System Log event types that raise alerts.
     #[serde(deserialize_with = "list")]
     pub event_types: Vec<String>,
+    /// Seconds to gather the `user.mfa.factor.deactivate` events of one user
+    /// that share no transaction into one alert; also how long a fold waits
+    /// for the rest of its events before it is sent.
+    pub deactivation_window_secs: u64,
+    /// Alert when users remove one of their own factors (routine, so off).
+    pub alert_self_service_removals: bool,
 }
 
 impl Default for OktaSettings {
@@ -122,6 +128,8 @@ impl Default for OktaSettings {
             api_token: None,
             api_token_file: None,
             event_types: vec!["user.mfa.factor.reset_all".to_owned()],
+            deactivation_window_secs: 5,
+            alert_self_service_removals: false,
         }
     }
 }
@@ -391,6 +399,9 @@ impl Settings {
             && token.expose_secret().is_empty()
         {
             bail!("okta.api_token is empty");
+        }
+        if self.okta.deactivation_window_secs > 300 {
+            bail!("okta.deactivation_window_secs must be at most 300: alerts wait that long");
         }
         if self.okta.event_types.is_empty() {
             bail!("okta.event_types must list at least one event type");

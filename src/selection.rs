@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use crate::alert::Alert;
+use crate::alert::{ActorKind, Alert};
 use crate::okta::Delivery;
 use crate::okta::delivery::EventSlot;
 
@@ -25,15 +25,42 @@ pub struct Selection {
     pub unreadable: usize,
 }
 
+/// What makes an event alert-worthy.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Event types that raise alerts (`okta.event_types`).
+    pub event_types: Vec<String>,
+    /// Whether a user removing one of their own factors alerts.
+    pub self_service_removals: bool,
+}
+
+impl Rules {
+    /// The rules of `okta` settings.
+    pub fn of(okta: &crate::config::OktaSettings) -> Self {
+        Self {
+            event_types: okta.event_types.clone(),
+            self_service_removals: okta.alert_self_service_removals,
+        }
+    }
+
+    fn wants(&self, alert: &Alert) -> bool {
+        self.self_service_removals
+            || !(alert.is_factor_removal() && alert.actor.kind == ActorKind::SelfService)
+    }
+}
+
 /// Picks the events of the watched types out of a delivery.
-pub fn select(delivery: &Delivery<'_>, event_types: &[String]) -> Selection {
+pub fn select(delivery: &Delivery<'_>, rules: &Rules) -> Selection {
     let mut selection = Selection::default();
     let mut seen = HashSet::new();
-    for (position, slot) in delivery.events(event_types) {
+    for (position, slot) in delivery.events(&rules.event_types) {
         match slot {
             EventSlot::Wanted(event) => {
-                if seen.insert(event.uuid.clone()) {
-                    selection.alerts.push(Alert::from_event(&event));
+                let alert = Alert::from_event(&event);
+                if !rules.wants(&alert) {
+                    selection.ignored += 1;
+                } else if seen.insert(event.uuid.clone()) {
+                    selection.alerts.push(alert);
                 }
             }
             EventSlot::Ignored => selection.ignored += 1,
@@ -74,7 +101,11 @@ mod tests {
             {"uuid":7,"published":"p","eventType":"user.mfa.factor.reset_all"}
         ]}}"#;
         let delivery = Delivery::parse(body).expect("envelope");
-        let selection = select(&delivery, &["user.mfa.factor.reset_all".to_owned()]);
+        let rules = Rules {
+            event_types: vec!["user.mfa.factor.reset_all".to_owned()],
+            self_service_removals: false,
+        };
+        let selection = select(&delivery, &rules);
         let uuids: Vec<_> = selection
             .alerts
             .iter()

@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::delivery::{ChannelPacer, Destination, RetryPolicy, Worker};
 use crate::http::{self, HookState};
 use crate::metrics::Metrics;
-use crate::okta::AdminConsole;
+use crate::okta::{AdminConsole, OktaApi};
 use crate::slack::SlackClient;
 use crate::store::Store;
 
@@ -111,6 +111,7 @@ impl Service {
             ),
             metrics,
         );
+        let worker = worker.with_okta_api(okta_api(settings)?);
         let (stop, stopped) = watch::channel(false);
         let handle = tokio::spawn(worker.supervise(stopped, worker_alive));
         Ok(Self {
@@ -201,6 +202,14 @@ async fn log_backlog(store: &Store, message: &str) {
             tracing::info!(path = %store.path().display(), pending, dead_letters, "{message}")
         }
         Err(error) => tracing::warn!(%error, "{message} The store cannot be counted."),
+    }
+}
+
+/// The Okta API client, when both `okta.api_token` and `okta.org_url` are set.
+fn okta_api(settings: &Settings) -> anyhow::Result<Option<OktaApi>> {
+    match (&settings.okta.api_token, &settings.okta.org_url) {
+        (Some(token), Some(org_url)) => Ok(Some(OktaApi::new(org_url, token)?)),
+        _ => Ok(None),
     }
 }
 

@@ -26,7 +26,7 @@ use tokio::sync::watch;
 
 use crate::alert::Alert;
 use crate::metrics::{Metrics, SlackCallLabels};
-use crate::okta::AdminConsole;
+use crate::okta::{AdminConsole, OktaApi};
 use crate::service::AbortOnDrop;
 use crate::slack::{PostMessage, Posted, SlackClient, SlackError, message};
 use crate::store::{DeliveredRecord, Pending, Store};
@@ -101,6 +101,7 @@ pub struct Worker {
     pacer: ChannelPacer,
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
+    okta: Option<OktaApi>,
     unrecorded: VecDeque<Outcome>,
     store_failing: bool,
 }
@@ -142,9 +143,16 @@ impl Worker {
             pacer,
             retry,
             metrics,
+            okta: None,
             unrecorded: VecDeque::new(),
             store_failing: false,
         }
+    }
+
+    /// Asks Okta which factors remain before sending a factor-removal alert.
+    pub fn with_okta_api(mut self, okta: Option<OktaApi>) -> Self {
+        self.okta = okta;
+        self
     }
 
     /// Runs the worker until `stop` turns true, starting it again should it
@@ -211,11 +219,12 @@ impl Worker {
     async fn attempt(&mut self, pending: Pending) {
         let Pending {
             id,
-            alert,
+            mut alert,
             attempts,
             deadline,
             ..
         } = pending;
+        self.add_remaining_factors(&mut alert).await;
         let uuid = Untrusted(&alert.event_uuid);
         if SystemTime::now() >= deadline {
             let reason = "delivery.max_age_secs ran out before a try";
@@ -364,6 +373,25 @@ impl Worker {
             self.store_failing = false;
         }
         true
+    }
+
+    /// For a factor-removal alert, what Okta says the user still has; the
+    /// alert goes out without it when Okta cannot say.
+    async fn add_remaining_factors(&self, alert: &mut Alert) {
+        let (Some(okta), true) = (&self.okta, alert.is_factor_removal()) else {
+            return;
+        };
+        let Some(user_id) = alert.user.as_ref().and_then(|u| u.id.clone()) else {
+            return;
+        };
+        match okta.remaining_factors(&user_id).await {
+            Ok(remaining) => alert.factors_remaining = Some(remaining),
+            Err(error) => tracing::warn!(
+                event_uuid = %Untrusted(&alert.event_uuid),
+                %error,
+                "Cannot ask Okta which factors remain; sending the alert without it."
+            ),
+        }
     }
 
     fn observe_call(&self, sent: &Result<Posted, SlackError>, took: Duration) {

@@ -15,7 +15,7 @@ use crate::alert::Alert;
 use crate::metrics::Metrics;
 use crate::okta::Delivery;
 use crate::selection;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Timing};
 use crate::text::{Untrusted, first_of};
 
 /// When, counted from the start of a request, the hook stops waiting for the
@@ -93,7 +93,7 @@ async fn take_delivery(
         HookError::BadDelivery(e.to_string())
     })?;
 
-    let selection = selection::select(&delivery, &hook.event_types);
+    let selection = selection::select(&delivery, &hook.rules);
     hook.metrics.events_received.inc_by(delivery.len() as u64);
     hook.metrics
         .events_unreadable
@@ -119,7 +119,7 @@ async fn take_delivery(
         hook.store.clone(),
         Arc::clone(&hook.metrics),
         selection.alerts,
-        hook.max_age,
+        hook.timing,
         uuids.clone(),
     ));
     let wait = STORE_DEADLINE
@@ -141,10 +141,10 @@ async fn commit(
     store: Store,
     metrics: Arc<Metrics>,
     alerts: Vec<Alert>,
-    max_age: Duration,
+    timing: Timing,
     uuids: Vec<String>,
 ) -> Result<(), StoreError> {
-    let stored = store.accept(alerts, max_age).await?;
+    let stored = store.accept(alerts, timing).await?;
     metrics.alerts_stored.inc_by(stored.new as u64);
     metrics.alerts_duplicate.inc_by(stored.known as u64);
     if stored.new > 0 {

@@ -34,9 +34,9 @@ pub struct HookState {
 #[derive(Debug)]
 struct HookContext {
     auth: HookAuth,
-    event_types: Vec<String>,
+    rules: crate::selection::Rules,
     max_body_bytes: usize,
-    max_age: std::time::Duration,
+    timing: crate::store::Timing,
     store: Store,
     metrics: Arc<Metrics>,
 }
@@ -47,9 +47,9 @@ impl HookState {
         Ok(Self {
             inner: Arc::new(HookContext {
                 auth: HookAuth::new(&settings.okta.auth_header, &settings.okta.auth_secrets)?,
-                event_types: settings.okta.event_types.clone(),
+                rules: crate::selection::Rules::of(&settings.okta),
                 max_body_bytes: settings.server.max_body_bytes,
-                max_age: settings.delivery.max_age(),
+                timing: crate::store::Timing::of(settings),
                 store,
                 metrics,
             }),

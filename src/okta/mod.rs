@@ -7,11 +7,14 @@
 //!   `eventType` are required; every other field may be absent, `null`, or of
 //!   an unexpected type, and is then treated as unknown.
 //! - [`console`] builds Admin Console links from `okta.org_url`.
+//! - [`api`] asks the management API which factors a user still has.
 
+pub mod api;
 pub mod console;
 pub mod delivery;
 pub mod event;
 
+pub use api::OktaApi;
 pub use console::AdminConsole;
 pub use delivery::{Delivery, DeliveryError};
 pub use event::LogEvent;

@@ -186,11 +186,15 @@ struct Facts {
 impl Facts {
     fn of(alert: &Alert, console: Option<&AdminConsole>) -> Self {
         let is_reset_all = alert.event_type == "user.mfa.factor.reset_all";
+        let removal = alert.is_factor_removal();
+        let none_left = alert.factors_remaining.as_ref().is_some_and(Vec::is_empty);
         let (emoji, headline) = match (is_reset_all, alert.succeeded()) {
             _ if alert.test => (
                 ":test_tube:",
                 "TEST alert from okta-mfa-notifier: no action needed".to_owned(),
             ),
+            _ if removal && none_left => (":rotating_light:", "All MFA factors removed".to_owned()),
+            _ if removal => (":rotating_light:", "MFA factors removed".to_owned()),
             (true, true) => (":rotating_light:", "All MFA factors reset".to_owned()),
             (true, false) => (":warning:", "MFA reset attempt did not succeed".to_owned()),
             (false, _) => (":warning:", format!("Okta event {}", alert.event_type)),
@@ -198,6 +202,10 @@ impl Facts {
         let user = person(alert.user.as_ref());
         let actor = actor_phrase(alert);
         let action = match (is_reset_all, alert.succeeded()) {
+            _ if removal => match alert.factors_removed.len() {
+                1 => "had an MFA factor removed".to_owned(),
+                n => format!("had {n} MFA factors removed"),
+            },
             (true, true) => "had all MFA factors reset".to_owned(),
             (true, false) => "was the target of an attempt to reset all MFA factors".to_owned(),
             (false, _) => format!(
@@ -213,6 +221,17 @@ impl Facts {
         if !alert.succeeded() {
             summary.push_str(&format!(" Okta reports *{}*.", outcome(alert)));
         }
+        if removal {
+            summary.push_str(&format!(
+                " Removed: {}.",
+                factor_list(&alert.factors_removed)
+            ));
+            summary.push_str(match &alert.factors_remaining {
+                Some(left) if left.is_empty() => " Okta reports no MFA factor left.",
+                Some(_) => " Some factors remain (below).",
+                None => "",
+            });
+        }
 
         let user_id = alert.user.as_ref().and_then(|u| u.id.as_deref());
         let mut fields = vec![
@@ -221,8 +240,22 @@ impl Facts {
             ("When (UTC)", when(&alert.published)),
             ("From", source(alert)),
             ("Outcome", outcome(alert)),
-            ("Okta event", untrusted(&alert.event_uuid, NAME_BUDGET)),
         ];
+        if removal {
+            fields.push(("Factors removed", factor_list(&alert.factors_removed)));
+            if let Some(left) = &alert.factors_remaining {
+                let left = if left.is_empty() {
+                    "none".to_owned()
+                } else {
+                    factor_list(left)
+                };
+                fields.push(("Still enrolled", left));
+            }
+            let transaction = alert.transaction_id.as_deref().unwrap_or("none");
+            fields.push(("Okta transaction", untrusted(transaction, NAME_BUDGET)));
+        } else {
+            fields.push(("Okta event", untrusted(&alert.event_uuid, NAME_BUDGET)));
+        }
         if let Some(agent) = &alert.source.user_agent {
             fields.insert(4, ("User agent", untrusted(agent, LONG_BUDGET)));
         }
@@ -232,7 +265,11 @@ impl Facts {
             if let Some(url) = user_id.and_then(|id| console.user_url(id)) {
                 links.push(("Open the user in the Admin Console", url));
             }
-            if let Some(url) = console.system_log_url(&alert.event_uuid) {
+            let search = match (removal, &alert.transaction_id) {
+                (true, Some(transaction)) => transaction,
+                _ => &alert.event_uuid,
+            };
+            if let Some(url) = console.system_log_url(search) {
                 links.push(("Find the event in the System Log", url));
             }
         }
@@ -273,6 +310,20 @@ impl Facts {
         );
         lines.join("\n")
     }
+}
+
+/// Factor names, escaped, as one line; long lists are cut.
+fn factor_list(factors: &[String]) -> String {
+    let shown: Vec<String> = factors
+        .iter()
+        .take(20)
+        .map(|f| untrusted(f, NAME_BUDGET))
+        .collect();
+    let mut list = shown.join(", ");
+    if factors.len() > shown.len() {
+        list.push_str(&format!(" and {} more", factors.len() - shown.len()));
+    }
+    list
 }
 
 fn person(person: Option<&Person>) -> String {
@@ -401,6 +452,8 @@ mod tests {
             outcome_reason: None,
             transaction_id: Some("tx1".into()),
             test: false,
+            factors_removed: Vec::new(),
+            factors_remaining: None,
         }
     }
 

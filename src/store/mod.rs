@@ -18,6 +18,7 @@
 //! beside other processes such as `okta-mfa-notifier dead-letters`.
 
 mod files;
+mod fold;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,26 @@ pub enum StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         Self::Database(e.to_string())
+    }
+}
+
+/// How long accepted alerts wait: for delivery at most, and, for factor
+/// deactivations, for the rest of their fold.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// After this long undelivered, an alert becomes a dead letter.
+    pub max_age: Duration,
+    /// How long a fold of deactivations gathers events before it is sent.
+    pub fold_window: Duration,
+}
+
+impl Timing {
+    /// The timing the settings ask for.
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        Self {
+            max_age: settings.delivery.max_age(),
+            fold_window: Duration::from_secs(settings.okta.deactivation_window_secs),
+        }
     }
 }
 
@@ -212,16 +233,18 @@ impl Store {
     }
 
     /// Commits `alerts`; each must be delivered within `max_age`.
-    pub async fn accept(
-        &self,
-        alerts: Vec<Alert>,
-        max_age: Duration,
-    ) -> Result<Accepted, StoreError> {
+    pub async fn accept(&self, alerts: Vec<Alert>, timing: Timing) -> Result<Accepted, StoreError> {
         if alerts.is_empty() {
             return Ok(Accepted::default());
         }
-        let deadline = to_millis(SystemTime::now() + max_age);
-        match self.write(Write::Accept { alerts, deadline }).await? {
+        let deadline = to_millis(SystemTime::now() + timing.max_age);
+        let fold_window = i64::try_from(timing.fold_window.as_millis()).unwrap_or(i64::MAX);
+        let write = Write::Accept {
+            alerts,
+            deadline,
+            fold_window,
+        };
+        match self.write(write).await? {
             writer::Outcome::Accepted(accepted) => Ok(accepted),
             writer::Outcome::Changed(_) => Ok(Accepted::default()),
         }
@@ -444,7 +467,34 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(db)
 }
 
+/// The schema version this code writes; `PRAGMA user_version` holds the
+/// version of a database file.
+const SCHEMA_VERSION: i64 = 2;
+
 fn migrate(db: &Connection) -> Result<(), StoreError> {
+    let version: i64 = db.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version < 1 {
+        create_base_schema(db)?;
+    }
+    if version < 2 {
+        // Folding of factor deactivations into one alert.
+        db.execute_batch(
+            "ALTER TABLE alerts ADD COLUMN fold_user TEXT;
+             ALTER TABLE alerts ADD COLUMN fold_open_until INTEGER;
+             CREATE INDEX IF NOT EXISTS alerts_fold ON alerts (fold_user, fold_open_until);
+             CREATE TABLE IF NOT EXISTS folded_events (
+                 uuid TEXT PRIMARY KEY,
+                 fold TEXT NOT NULL
+             );",
+        )?;
+    }
+    if version < SCHEMA_VERSION {
+        db.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    Ok(())
+}
+
+fn create_base_schema(db: &Connection) -> Result<(), StoreError> {
     db.execute_batch(
         "CREATE TABLE IF NOT EXISTS alerts (
             id              INTEGER PRIMARY KEY,
@@ -468,6 +518,11 @@ fn migrate(db: &Connection) -> Result<(), StoreError> {
         );",
     )?;
     Ok(())
+}
+
+fn encode(alert: &Alert) -> Result<String, StoreError> {
+    serde_json::to_string(alert)
+        .map_err(|e| StoreError::Database(format!("cannot encode an alert: {e}")))
 }
 
 fn decode(text: &str) -> Result<Alert, StoreError> {
@@ -509,10 +564,15 @@ mod tests {
             outcome_reason: None,
             transaction_id: None,
             test: false,
+            factors_removed: Vec::new(),
+            factors_remaining: None,
         }
     }
 
-    const DAY: Duration = Duration::from_secs(86_400);
+    const DAY: Timing = Timing {
+        max_age: Duration::from_secs(86_400),
+        fold_window: Duration::from_secs(5),
+    };
 
     #[tokio::test]
     async fn events_are_stored_once_even_after_reopening() {
@@ -598,10 +658,16 @@ mod tests {
         );
 
         assert!(matches!(
-            store.requeue(Some(a.id), DAY).await,
+            store.requeue(Some(a.id), DAY.max_age).await,
             Err(StoreError::NotDead(_))
         ));
-        assert_eq!(store.requeue(Some(b.id), DAY).await.expect("requeue"), 1);
+        assert_eq!(
+            store
+                .requeue(Some(b.id), DAY.max_age)
+                .await
+                .expect("requeue"),
+            1
+        );
         assert!(store.dead_letters().await.expect("list").is_empty());
         let due = store.next_pending().await.expect("read").expect("b again");
         assert_eq!((due.alert.event_uuid.as_str(), due.attempts), ("b", 0));

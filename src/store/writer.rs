@@ -21,6 +21,7 @@ pub(super) enum Write {
     Accept {
         alerts: Vec<Alert>,
         deadline: i64,
+        fold_window: i64,
     },
     Delivered {
         id: i64,
@@ -118,6 +119,29 @@ fn run(
     }
 }
 
+/// Stores `alert` under its event uuid, due at `due`; false when the uuid is
+/// already stored.
+pub(super) fn insert_alert(
+    tx: &Transaction<'_>,
+    alert: &Alert,
+    now: i64,
+    deadline: i64,
+    due: i64,
+) -> Result<bool, StoreError> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO alerts
+            (event_uuid, alert, state, received_at, deadline_at, next_attempt_at)
+         VALUES (?1, ?2, 'pending', ?3, ?4, ?5)",
+    )?;
+    Ok(insert.execute(params![
+        alert.event_uuid,
+        super::encode(alert)?,
+        now,
+        deadline,
+        due
+    ])? > 0)
+}
+
 /// Applies every request in one transaction; all commit or none do.
 fn commit_group(db: &mut Connection, group: &[(Write, Reply)]) -> Result<Vec<Outcome>, StoreError> {
     let tx = db.transaction()?;
@@ -132,19 +156,22 @@ fn commit_group(db: &mut Connection, group: &[(Write, Reply)]) -> Result<Vec<Out
 fn apply(tx: &Transaction<'_>, write: &Write) -> Result<Outcome, StoreError> {
     let now = to_millis(std::time::SystemTime::now());
     match write {
-        Write::Accept { alerts, deadline } => {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO alerts
-                    (event_uuid, alert, state, received_at, deadline_at, next_attempt_at)
-                 VALUES (?1, ?2, 'pending', ?3, ?4, ?3)",
-            )?;
+        Write::Accept {
+            alerts,
+            deadline,
+            fold_window,
+        } => {
             let mut accepted = Accepted::default();
             for alert in alerts {
-                let json = serde_json::to_string(alert)
-                    .map_err(|e| StoreError::Database(format!("cannot encode an alert: {e}")))?;
-                match insert.execute(params![alert.event_uuid, json, now, deadline])? {
-                    0 => accepted.known += 1,
-                    _ => accepted.new += 1,
+                let new = if alert.is_factor_removal() {
+                    super::fold::fold(tx, alert, now, *deadline, *fold_window)?
+                } else {
+                    insert_alert(tx, alert, now, *deadline, now)?
+                };
+                if new {
+                    accepted.new += 1;
+                } else {
+                    accepted.known += 1;
                 }
             }
             Ok(Outcome::Accepted(accepted))

@@ -103,6 +103,8 @@ pub struct Options {
     pub slack: String,
     /// Slack API base URL; the stand-in's when `None`.
     pub slack_api_url: Option<String>,
+    /// Okta org URL.
+    pub org_url: String,
     /// Store file to use; a fresh temporary one when `None`.
     pub store_path: Option<PathBuf>,
     /// Slack stand-in to use; a new one when `None`.
@@ -120,6 +122,7 @@ impl Default for Options {
                     .into(),
             slack: "timeout_secs = 1".into(),
             slack_api_url: None,
+            org_url: "https://example.okta.com".into(),
             store_path: None,
             slack_server: None,
             slack_ok: true,
@@ -182,7 +185,7 @@ pub async fn spawn(options: Options) -> TestApp {
         listen = "127.0.0.1:0"
         [okta]
         auth_secrets = ["{SECRET}", "{OLD_SECRET}"]
-        org_url = "https://example.okta.com"
+        org_url = "{}"
         {}
         [slack]
         bot_token = "{BOT_TOKEN}"
@@ -194,6 +197,7 @@ pub async fn spawn(options: Options) -> TestApp {
         [delivery]
         {}
         "#,
+        options.org_url,
         options.okta,
         options.slack_api_url.unwrap_or_else(|| slack.uri()),
         options.slack,

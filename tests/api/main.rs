@@ -6,6 +6,7 @@ mod bad_input;
 mod deliveries;
 mod durability;
 mod hostile;
+mod identity_engine;
 mod operations;
 mod quick_start;
 mod slack_client;
