@@ -594,6 +594,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_store_of_the_first_schema_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("old.db");
+        {
+            let old = Connection::open(&path).expect("open");
+            create_base_schema(&old).expect("first schema");
+            old.execute(
+                "INSERT INTO alerts (event_uuid, alert, state, received_at, deadline_at, next_attempt_at)
+                 VALUES ('kept', ?1, 'delivered', 0, 0, 0)",
+                params![encode(&alert("kept")).expect("json")],
+            )
+            .expect("row");
+        }
+        let store = Store::open(&path).expect("upgraded");
+        let again = store
+            .accept(vec![alert("kept")], DAY)
+            .await
+            .expect("accept");
+        assert_eq!(
+            again,
+            Accepted { new: 0, known: 1 },
+            "old rows still de-duplicate"
+        );
+        let mut removal = alert("deactivation-1");
+        removal.event_type = crate::alert::FACTOR_DEACTIVATED.into();
+        removal.factors_removed = vec!["Okta Verify (OKTA_SOFT_TOKEN)".into()];
+        removal.user = Some(Person {
+            id: Some("00uUpgraded".into()),
+            ..Person::default()
+        });
+        removal.transaction_id = Some("tx-upgraded".into());
+        let folded = store.accept(vec![removal], DAY).await.expect("fold");
+        assert_eq!(folded.new, 1);
+        drop(store);
+        let reopened = Store::open(&path).expect("reopened at the new version");
+        drop(reopened);
+    }
+
+    #[tokio::test]
     async fn an_alert_moves_from_pending_to_delivered() {
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(&dir.path().join("s.db")).expect("open");
