@@ -299,14 +299,7 @@ impl Worker {
             fix = error.remedy(),
             "Alert not delivered: Slack refused it. Fix the cause, then run `okta-mfa-notifier dead-letters retry {id}`."
         );
-        self.metrics.alerts_dead_lettered.inc();
-        let error = error.to_string();
-        self.record(Outcome::Dead {
-            id,
-            attempts,
-            error,
-        })
-        .await;
+        self.bury(id, attempts, error.to_string()).await;
     }
 
     async fn give_up(&mut self, id: i64, uuid: Untrusted<'_>, attempts: u32, reason: &str) {
@@ -318,8 +311,12 @@ impl Worker {
             fix = "check that Slack is reachable from this host and answering, then run `okta-mfa-notifier dead-letters retry --all`",
             "Alert not delivered: gave up after delivery.max_age_secs."
         );
+        self.bury(id, attempts, reason.to_owned()).await;
+    }
+
+    /// Makes alert `id` a dead letter.
+    async fn bury(&mut self, id: i64, attempts: u32, error: String) {
         self.metrics.alerts_dead_lettered.inc();
-        let error = reason.to_owned();
         self.record(Outcome::Dead {
             id,
             attempts,
