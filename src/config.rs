@@ -58,6 +58,9 @@ pub struct ServerSettings {
     pub hook_path: String,
     /// Largest accepted request body in bytes; larger bodies get 413.
     pub max_body_bytes: usize,
+    /// Seconds a request may take, body included, before it gets 408; a
+    /// client that sends slowly cannot hold a connection longer.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -66,6 +69,7 @@ impl Default for ServerSettings {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             hook_path: "/okta/event-hook".to_owned(),
             max_body_bytes: 8 * 1024 * 1024,
+            request_timeout_secs: 10,
         }
     }
 }
@@ -343,6 +347,9 @@ impl Settings {
         let hook_path = &self.server.hook_path;
         if !hook_path.starts_with('/') || hook_path.contains(['?', '#', ' ']) {
             bail!("server.hook_path must be a URL path starting with '/', got {hook_path:?}");
+        }
+        if self.server.request_timeout_secs < 3 {
+            bail!("server.request_timeout_secs must be at least 3: the store gets 2.5 s to answer");
         }
         if self.server.max_body_bytes == 0 {
             bail!("server.max_body_bytes must be greater than 0");

@@ -77,7 +77,11 @@ impl Service {
         let worker_alive = Arc::new(AtomicBool::new(false));
 
         let state = HookState::new(settings, store.clone(), Arc::clone(&metrics))?;
-        let router = http::router(&settings.server.hook_path, state);
+        let router = http::router(
+            &settings.server.hook_path,
+            state,
+            Duration::from_secs(settings.server.request_timeout_secs),
+        );
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;

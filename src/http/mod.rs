@@ -13,6 +13,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::Settings;
@@ -57,8 +58,9 @@ impl HookState {
     }
 }
 
-/// The public router: the hook at `hook_path`, with and without a trailing slash.
-pub fn router(hook_path: &str, state: HookState) -> Router {
+/// The public router: the hook at `hook_path`, with and without a trailing
+/// slash; a request slower than `timeout`, body included, gets 408.
+pub fn router(hook_path: &str, state: HookState, timeout: std::time::Duration) -> Router {
     let bare = hook_path.trim_end_matches('/');
     let bare = if bare.is_empty() { "/" } else { bare };
     let hook = get(hook::verify).post(hook::receive);
@@ -66,7 +68,13 @@ pub fn router(hook_path: &str, state: HookState) -> Router {
     if bare != "/" {
         router = router.route(&format!("{bare}/"), hook);
     }
-    with_request_ids(router.with_state(state))
+    let router = router
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ));
+    with_request_ids(router)
 }
 
 /// Gives every request an `x-request-id` (kept when the caller sent one),

@@ -95,6 +95,8 @@ pub struct TestApp {
 
 /// How to start a test service; `Default` gives a Slack that answers `ok`.
 pub struct Options {
+    /// Extra TOML lines for the `[server]` section.
+    pub server: String,
     /// Extra TOML lines for the `[okta]` section.
     pub okta: String,
     /// Extra TOML lines for the `[delivery]` section.
@@ -116,6 +118,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
+            server: String::new(),
             okta: String::new(),
             delivery:
                 "retry_initial_ms = 100\nretry_max_secs = 1\nmessages_per_second = 50.0\nburst = 50"
@@ -181,6 +184,7 @@ pub async fn spawn(options: Options) -> TestApp {
         [server]
         listen = "127.0.0.1:0"
         max_body_bytes = 65536
+        {}
         [admin]
         listen = "127.0.0.1:0"
         [okta]
@@ -197,6 +201,7 @@ pub async fn spawn(options: Options) -> TestApp {
         [delivery]
         {}
         "#,
+        options.server,
         options.org_url,
         options.okta,
         options.slack_api_url.unwrap_or_else(|| slack.uri()),

@@ -276,3 +276,38 @@ async fn slack_answers_are_kept_to_plain_text() {
         ("C1ERRORforged31m", "1.2")
     );
 }
+
+#[tokio::test]
+async fn a_client_that_sends_its_body_slowly_is_cut_off() {
+    let app = spawn(crate::helpers::Options {
+        server: "request_timeout_secs = 3".into(),
+        ..Default::default()
+    })
+    .await;
+    let mut slow = TcpStream::connect(app.address).await.expect("connect");
+    slow.write_all(
+        format!(
+            "POST /okta/event-hook HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+            crate::helpers::SECRET
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("partial request");
+    let started = std::time::Instant::now();
+    let mut answer = vec![0; 64];
+    let read = tokio::time::timeout(
+        Duration::from_secs(6),
+        tokio::io::AsyncReadExt::read(&mut slow, &mut answer),
+    )
+    .await
+    .expect("answered in time")
+    .expect("read");
+    let status_line = String::from_utf8_lossy(&answer[..read]);
+    assert!(status_line.starts_with("HTTP/1.1 408"), "{status_line}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "not before the timeout"
+    );
+}
