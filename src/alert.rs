@@ -43,6 +43,9 @@ pub struct Alert {
     /// into this alert.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub factors_removed: Vec<String>,
+    /// A fold's follow-up: more factors removed after its first alert.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follow_up: bool,
     /// What Okta says the user still has, when it could be asked (filled at
     /// delivery time, never stored).
     #[serde(default, skip)]
@@ -141,6 +144,7 @@ impl Alert {
             } else {
                 Vec::new()
             },
+            follow_up: false,
             factors_remaining: None,
         }
     }
@@ -187,6 +191,7 @@ impl Alert {
             transaction_id: None,
             test: true,
             factors_removed: Vec::new(),
+            follow_up: false,
             factors_remaining: None,
         }
     }
@@ -220,13 +225,15 @@ impl ActorSummary {
 /// and the internal factor type from `outcome.reason` ("User reset
 /// OKTA_SOFT_TOKEN factor"), as far as the event has them.
 fn factor_removed(event: &LogEvent) -> String {
-    let kind = event
-        .outcome
-        .as_ref()
+    let outcome = event.outcome.as_ref();
+    let kind = outcome
         .and_then(|o| o.reason.as_deref())
         .and_then(|r| r.strip_prefix("User reset "))
         .and_then(|r| r.strip_suffix(" factor"))
         .map(str::to_owned);
+    let failed = outcome
+        .and_then(|o| o.result.as_deref())
+        .filter(|result| *result != "SUCCESS");
     let name = event
         .target
         .as_deref()
@@ -234,11 +241,15 @@ fn factor_removed(event: &LogEvent) -> String {
         .iter()
         .find(|t| t.kind.as_deref() == Some("AuthenticatorEnrollment"))
         .and_then(|t| t.display_name.clone());
-    match (name, kind) {
+    let factor = match (name, kind) {
         (Some(name), Some(kind)) => format!("{name} ({kind})"),
         (Some(name), None) => name,
         (None, Some(kind)) => kind,
         (None, None) => "a factor Okta did not name".to_owned(),
+    };
+    match failed {
+        Some(result) => format!("{factor}, not removed: {result}"),
+        None => factor,
     }
 }
 

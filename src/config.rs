@@ -407,6 +407,18 @@ impl Settings {
         {
             bail!("okta.api_token is empty");
         }
+        if let (Some(_), Some(org_url)) = (&self.okta.api_token, &self.okta.org_url)
+            && let Ok(url) = Url::parse(org_url)
+            && url.scheme() != "https"
+            && !matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+        {
+            bail!(
+                "okta.org_url must be https when okta.api_token is set: the token would travel in clear"
+            );
+        }
+        if self.delivery.max_age_secs <= self.okta.deactivation_window_secs {
+            bail!("delivery.max_age_secs must be longer than okta.deactivation_window_secs");
+        }
         if self.okta.deactivation_window_secs > 300 {
             bail!("okta.deactivation_window_secs must be at most 300: alerts wait that long");
         }

@@ -82,6 +82,7 @@ fn alert(
         transaction_id: Some("tx".into()),
         test: false,
         factors_removed: factors,
+        follow_up: false,
         factors_remaining: None,
     }
 }

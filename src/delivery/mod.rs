@@ -112,6 +112,8 @@ enum Outcome {
     Delivered {
         id: i64,
         record: DeliveredRecord,
+        revision: i64,
+        factors_sent: usize,
     },
     Retry {
         id: i64,
@@ -222,6 +224,7 @@ impl Worker {
             mut alert,
             attempts,
             deadline,
+            revision,
             ..
         } = pending;
         self.add_remaining_factors(&mut alert).await;
@@ -244,7 +247,14 @@ impl Worker {
                     ts: posted.ts,
                 };
                 tracing::info!(event_uuid = %uuid, channel = %record.channel, ts = %record.ts, attempts, "Alert delivered.");
-                self.record(Outcome::Delivered { id, record }).await;
+                let factors_sent = alert.factors_removed.len();
+                self.record(Outcome::Delivered {
+                    id,
+                    record,
+                    revision,
+                    factors_sent,
+                })
+                .await;
                 return;
             }
             Err(error) => error,
@@ -337,8 +347,16 @@ impl Worker {
     async fn flush_outcomes(&mut self) -> bool {
         while let Some(outcome) = self.unrecorded.front() {
             let written = match outcome {
-                Outcome::Delivered { id, record } => {
-                    self.store.mark_delivered(*id, record.clone()).await
+                Outcome::Delivered {
+                    id,
+                    record,
+                    revision,
+                    factors_sent,
+                } => {
+                    let record = record.clone();
+                    self.store
+                        .mark_delivered(*id, record, *revision, *factors_sent)
+                        .await
                 }
                 Outcome::Retry {
                     id,

@@ -202,10 +202,16 @@ impl Facts {
         let user = person(alert.user.as_ref());
         let actor = actor_phrase(alert);
         let action = match (is_reset_all, alert.succeeded()) {
-            _ if removal => match alert.factors_removed.len() {
-                1 => "had an MFA factor removed".to_owned(),
-                n => format!("had {n} MFA factors removed"),
-            },
+            _ if removal => {
+                let more = if alert.follow_up { " more" } else { "" };
+                match alert.factors_removed.len() {
+                    1 if !alert.follow_up => "had an MFA factor removed".to_owned(),
+                    n => format!(
+                        "had {n}{more} MFA factor{} removed",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                }
+            }
             (true, true) => "had all MFA factors reset".to_owned(),
             (true, false) => "was the target of an attempt to reset all MFA factors".to_owned(),
             (false, _) => format!(
@@ -239,7 +245,16 @@ impl Facts {
             ("Done by", actor.clone()),
             ("When (UTC)", when(&alert.published)),
             ("From", source(alert)),
-            ("Outcome", outcome(alert)),
+            (
+                "Outcome",
+                if removal {
+                    // Each factor says its own outcome; the first event's
+                    // reason would speak for one factor only.
+                    untrusted(alert.outcome.as_deref().unwrap_or("unknown"), NAME_BUDGET)
+                } else {
+                    outcome(alert)
+                },
+            ),
         ];
         if removal {
             fields.push(("Factors removed", factor_list(&alert.factors_removed)));
@@ -453,6 +468,7 @@ mod tests {
             transaction_id: Some("tx1".into()),
             test: false,
             factors_removed: Vec::new(),
+            follow_up: false,
             factors_remaining: None,
         }
     }

@@ -97,6 +97,8 @@ pub struct Pending {
     pub next_attempt_at: SystemTime,
     /// When delivery gives up and the alert becomes a dead letter.
     pub deadline: SystemTime,
+    /// Changes of a fold since it was read; a send covers this revision.
+    pub revision: i64,
 }
 
 /// An alert that could not be delivered.
@@ -250,9 +252,23 @@ impl Store {
         }
     }
 
-    /// Records that alert `id` is in Slack.
-    pub async fn mark_delivered(&self, id: i64, record: DeliveredRecord) -> Result<(), StoreError> {
-        self.write(Write::Delivered { id, record }).await.map(drop)
+    /// Records that alert `id`, as read at `revision` with `factors_sent`
+    /// factors, is in Slack; factors folded into it meanwhile go on as a
+    /// follow-up alert.
+    pub async fn mark_delivered(
+        &self,
+        id: i64,
+        record: DeliveredRecord,
+        revision: i64,
+        factors_sent: usize,
+    ) -> Result<(), StoreError> {
+        let write = Write::Delivered {
+            id,
+            record,
+            revision,
+            factors_sent,
+        };
+        self.write(write).await.map(drop)
     }
 
     /// Records a failed attempt and when to try again.
@@ -330,7 +346,7 @@ impl Store {
     pub async fn next_pending(&self) -> Result<Option<Pending>, StoreError> {
         self.read(|db| {
             db.query_row(
-                "SELECT id, alert, attempts, next_attempt_at, deadline_at FROM alerts
+                "SELECT id, alert, attempts, next_attempt_at, deadline_at, revision FROM alerts
                  WHERE state = 'pending' ORDER BY next_attempt_at, id LIMIT 1",
                 [],
                 |row| {
@@ -340,17 +356,19 @@ impl Store {
                         row.get::<_, u32>(2)?,
                         row.get::<_, i64>(3)?,
                         row.get::<_, i64>(4)?,
+                        row.get::<_, i64>(5)?,
                     ))
                 },
             )
             .optional()?
-            .map(|(id, alert, attempts, next, deadline)| {
+            .map(|(id, alert, attempts, next, deadline, revision)| {
                 Ok(Pending {
                     id,
                     alert: decode(&alert)?,
                     attempts,
                     next_attempt_at: from_millis(next),
                     deadline: from_millis(deadline),
+                    revision,
                 })
             })
             .transpose()
@@ -467,29 +485,28 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(db)
 }
 
-/// The schema version this code writes; `PRAGMA user_version` holds the
-/// version of a database file.
-const SCHEMA_VERSION: i64 = 2;
-
+/// Brings a database file to the schema this code writes; `PRAGMA
+/// user_version` holds the version a file has (2 now).
 fn migrate(db: &Connection) -> Result<(), StoreError> {
     let version: i64 = db.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version < 1 {
         create_base_schema(db)?;
     }
     if version < 2 {
-        // Folding of factor deactivations into one alert.
+        // Folding of factor deactivations into one alert; all or nothing.
         db.execute_batch(
-            "ALTER TABLE alerts ADD COLUMN fold_user TEXT;
+            "BEGIN;
+             ALTER TABLE alerts ADD COLUMN fold_base TEXT;
              ALTER TABLE alerts ADD COLUMN fold_open_until INTEGER;
-             CREATE INDEX IF NOT EXISTS alerts_fold ON alerts (fold_user, fold_open_until);
+             ALTER TABLE alerts ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+             CREATE INDEX IF NOT EXISTS alerts_fold ON alerts (fold_base, state);
              CREATE TABLE IF NOT EXISTS folded_events (
                  uuid TEXT PRIMARY KEY,
                  fold TEXT NOT NULL
-             );",
+             );
+             PRAGMA user_version = 2;
+             COMMIT;",
         )?;
-    }
-    if version < SCHEMA_VERSION {
-        db.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     }
     Ok(())
 }
@@ -565,6 +582,7 @@ mod tests {
             transaction_id: None,
             test: false,
             factors_removed: Vec::new(),
+            follow_up: false,
             factors_remaining: None,
         }
     }
@@ -652,7 +670,7 @@ mod tests {
             ts: "1.2".into(),
         };
         store
-            .mark_delivered(pending.id, record.clone())
+            .mark_delivered(pending.id, record.clone(), pending.revision, 0)
             .await
             .expect("mark");
 

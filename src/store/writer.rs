@@ -26,6 +26,8 @@ pub(super) enum Write {
     Delivered {
         id: i64,
         record: DeliveredRecord,
+        revision: i64,
+        factors_sent: usize,
     },
     Retry {
         id: i64,
@@ -176,12 +178,29 @@ fn apply(tx: &Transaction<'_>, write: &Write) -> Result<Outcome, StoreError> {
             }
             Ok(Outcome::Accepted(accepted))
         }
-        Write::Delivered { id, record } => Ok(Outcome::Changed(tx.execute(
-            "UPDATE alerts SET state = 'delivered', attempts = attempts + 1,
-                slack_channel = ?2, slack_ts = ?3, delivered_at = ?4, last_error = NULL
-             WHERE id = ?1",
-            params![id, record.channel, record.ts, now],
-        )?)),
+        Write::Delivered {
+            id,
+            record,
+            revision,
+            factors_sent,
+        } => {
+            // Factors folded in while the alert was being sent go on as a
+            // follow-up; the delivered alert keeps what was sent.
+            let moved = super::fold::split_after_send(tx, *id, *factors_sent, now)?;
+            let changed = tx.execute(
+                "UPDATE alerts SET state = 'delivered', attempts = attempts + 1,
+                    slack_channel = ?2, slack_ts = ?3, delivered_at = ?4, last_error = NULL
+                 WHERE id = ?1",
+                params![id, record.channel, record.ts, now],
+            )?;
+            if moved {
+                tracing::info!(
+                    revision,
+                    "Factors removed during a send go on in a follow-up alert."
+                );
+            }
+            Ok(Outcome::Changed(changed))
+        }
         Write::Retry {
             id,
             attempts,

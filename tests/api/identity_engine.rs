@@ -10,7 +10,10 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::helpers::{Options, TestApp, delivery, example, spawn};
 
 /// The fold of the burst in `05-oie-authenticator-reset-burst.json`.
-const BURST_FOLD: &str = "fold:00u7trg7Tb3Lm9Qz0e4:w3LAAAu3Yt9Re6Wq0Mn4Bv8Cx2Zk";
+const BURST_FOLD: &str =
+    "fold:00u7trg7Tb3Lm9Qz0e4:00u1adm1nQx7Kp2Wv0e4:w3LAAAu3Yt9Re6Wq0Mn4Bv8Cx2Zk";
+/// The admin of the burst.
+const ADMIN: &str = "00u1adm1nQx7Kp2Wv0e4";
 
 const FACTORS: [&str; 5] = [
     "SIGNED_NONCE",
@@ -129,8 +132,9 @@ async fn two_users_get_two_alerts() {
     events.extend(burst_of("00uUserTwo0000000002", "two@example.com", "txTwo"));
     assert_eq!(app.post_delivery(delivery(events)).await.status(), 200);
 
-    app.wait_delivered("fold:00uUserOne0000000001:txOne").await;
-    let texts = settled(&app, "fold:00uUserTwo0000000002:txTwo").await;
+    app.wait_delivered("fold:00uUserOne0000000001:00u1adm1nQx7Kp2Wv0e4:txOne")
+        .await;
+    let texts = settled(&app, "fold:00uUserTwo0000000002:00u1adm1nQx7Kp2Wv0e4:txTwo").await;
     assert_eq!(texts.len(), 2, "{texts:#?}");
     assert!(texts.iter().any(|t| t.contains("one@example.com")));
     assert!(texts.iter().any(|t| t.contains("two@example.com")));
@@ -176,7 +180,7 @@ async fn a_user_removing_their_own_factor_alerts_only_when_asked() {
     );
     let texts = settled(
         &loud,
-        "fold:00u3sel3Nh5Rt8Xy0e4:q1GAAAz9Lk5Jh2Gf6Ds0Ap4Oi8Uf",
+        "fold:00u3sel3Nh5Rt8Xy0e4:00u3sel3Nh5Rt8Xy0e4:q1GAAAz9Lk5Jh2Gf6Ds0Ap4Oi8Uf",
     )
     .await;
     assert_eq!(texts.len(), 2, "{texts:#?}");
@@ -283,4 +287,110 @@ async fn an_okta_api_failure_lets_the_alert_through_unchanged() {
         assert!(!text.contains("Still enrolled"), "{text}");
         assert!(!text.contains("no MFA factor left"), "{text}");
     }
+}
+
+#[tokio::test]
+async fn removals_by_two_actors_without_a_transaction_are_two_alerts() {
+    let app = spawn(watching_deactivations("")).await;
+    let events: Vec<Value> = burst_events()
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut event)| {
+            event["transaction"] = Value::Null;
+            if i >= 3 {
+                event["actor"]["id"] = json!("00uOtherAdmin0000001");
+                event["actor"]["alternateId"] = json!("mallory@example.com");
+                event["actor"]["displayName"] = json!("Mallory");
+            }
+            event
+        })
+        .collect();
+    assert_eq!(app.post_delivery(delivery(events)).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let texts = texts(&app.slack_bodies().await);
+    assert_eq!(texts.len(), 2, "{texts:#?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("had 3 MFA factors removed by *Amara Lindqvist*"))
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("had 2 MFA factors removed by *Mallory*"))
+    );
+}
+
+#[tokio::test]
+async fn factors_of_the_same_kind_count_once_each() {
+    let app = spawn(watching_deactivations("")).await;
+    let mut events = burst_events();
+    let mut second_key = events[3].clone();
+    second_key["uuid"] = json!("second-security-key");
+    second_key["target"][1]["id"] = json!("fwfSecondKey0000001");
+    events.push(second_key);
+    assert_eq!(app.post_delivery(delivery(events)).await.status(), 200);
+    let texts = settled(&app, BURST_FOLD).await;
+    assert!(
+        texts[0].contains("had 6 MFA factors removed"),
+        "{}",
+        texts[0]
+    );
+}
+
+#[tokio::test]
+async fn events_that_come_while_or_after_the_alert_is_sent_follow_up() {
+    // The Okta API holds the send for a while; events arriving meanwhile,
+    // and after the alert went out, must not be lost.
+    let okta = okta_answering(
+        ResponseTemplate::new(200)
+            .set_body_json(json!([]))
+            .set_delay(Duration::from_millis(1_500)),
+    )
+    .await;
+    let app = spawn(Options {
+        org_url: okta.uri(),
+        ..watching_deactivations("api_token = \"okta-api-test-token\"")
+    })
+    .await;
+    let events = burst_events();
+    assert_eq!(
+        app.post_delivery(delivery(events[..2].to_vec()))
+            .await
+            .status(),
+        200
+    );
+    // The fold is due after 1 s; its send then waits 1.5 s for Okta.
+    tokio::time::sleep(Duration::from_millis(1_700)).await;
+    assert_eq!(
+        app.post_delivery(delivery(events[2..4].to_vec()))
+            .await
+            .status(),
+        200
+    );
+    app.wait_delivered(BURST_FOLD).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        app.post_delivery(delivery(events[4..].to_vec()))
+            .await
+            .status(),
+        200
+    );
+
+    tokio::time::sleep(Duration::from_millis(6_000)).await;
+    let all = texts(&app.slack_bodies().await).join("\n---\n");
+    for factor in FACTORS {
+        // Each alert names its factors twice: in its summary and its field.
+        let named = format!("({factor})");
+        assert_eq!(
+            all.matches(&named).count(),
+            2,
+            "{factor} in one alert only:\n{all}"
+        );
+    }
+    assert!(
+        all.contains("more MFA factor"),
+        "a follow-up says more were removed:\n{all}"
+    );
+    let _ = ADMIN;
 }
