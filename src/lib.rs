@@ -10,8 +10,10 @@
 //! 5. [`delivery`]: a background worker takes each alert out of the outbox;
 //! 6. [`slack`]: the alert is rendered and posted with `chat.postMessage`.
 //!
-//! [`config`] reads the settings, [`service`] wires the parts together and
-//! stops them in order, and [`cli`] is the command line behind the binary.
+//! Around that path: [`config`] reads the settings; [`service`] wires the
+//! parts together and stops them in order; [`admin`] serves the probes and
+//! [`metrics`]; [`telemetry`] sets up the logs and [`text`] keeps untrusted
+//! strings harmless in them; [`cli`] is the command line behind the binary.
 
 pub mod admin;
 pub mod alert;
