@@ -163,6 +163,22 @@ pub async fn mount_slack_ok(slack: &MockServer) {
         .await;
 }
 
+/// Starts the service with Slack answering every message with `answer`.
+pub async fn spawn_with_slack_answer(answer: ResponseTemplate) -> TestApp {
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(answer)
+        .mount(&slack)
+        .await;
+    spawn(Options {
+        slack_server: Some(Arc::new(slack)),
+        slack_ok: false,
+        ..Options::default()
+    })
+    .await
+}
+
 /// Starts the service as `options` say.
 pub async fn spawn(options: Options) -> TestApp {
     let slack = match options.slack_server {

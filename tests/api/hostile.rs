@@ -155,25 +155,14 @@ async fn a_huge_retry_after_neither_crashes_nor_holds_the_channel() {
 
 #[tokio::test]
 async fn the_bot_token_never_follows_a_redirect() {
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
+    use wiremock::{MockServer, ResponseTemplate};
 
     let elsewhere = MockServer::start().await;
     crate::helpers::mount_slack_ok(&elsewhere).await;
-    let slack = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/chat.postMessage"))
-        .respond_with(
-            ResponseTemplate::new(307)
-                .insert_header("location", format!("{}/chat.postMessage", elsewhere.uri())),
-        )
-        .mount(&slack)
-        .await;
-    let app = spawn(crate::helpers::Options {
-        slack_server: Some(std::sync::Arc::new(slack)),
-        slack_ok: false,
-        ..Default::default()
-    })
+    let app = crate::helpers::spawn_with_slack_answer(
+        ResponseTemplate::new(307)
+            .insert_header("location", format!("{}/chat.postMessage", elsewhere.uri())),
+    )
     .await;
     assert_eq!(
         app.post_delivery(crate::helpers::example("01-admin-reset-all.json"))
@@ -240,22 +229,11 @@ async fn a_caller_request_id_is_kept_only_when_it_is_short_and_plain() {
 
 #[tokio::test]
 async fn slack_answers_are_kept_to_plain_text() {
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
+    use wiremock::ResponseTemplate;
 
-    let slack = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/chat.postMessage"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"ok": true, "channel": "C1\nERROR forged\u{1b}[31m", "ts": "1.2\r\n"}),
-        ))
-        .mount(&slack)
-        .await;
-    let app = spawn(crate::helpers::Options {
-        slack_server: Some(std::sync::Arc::new(slack)),
-        slack_ok: false,
-        ..Default::default()
-    })
+    let app = crate::helpers::spawn_with_slack_answer(ResponseTemplate::new(200).set_body_json(
+        json!({"ok": true, "channel": "C1\nERROR forged\u{1b}[31m", "ts": "1.2\r\n"}),
+    ))
     .await;
     assert_eq!(
         app.post_delivery(crate::helpers::example("01-admin-reset-all.json"))

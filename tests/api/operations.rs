@@ -136,20 +136,10 @@ async fn metrics_move_by_exactly_what_happened() {
 
 #[tokio::test]
 async fn failures_show_in_the_metrics() {
-    let slack = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/chat.postMessage"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"ok": false, "error": "channel_not_found"})),
-        )
-        .mount(&slack)
-        .await;
-    let app = spawn(crate::helpers::Options {
-        slack_server: Some(std::sync::Arc::new(slack)),
-        slack_ok: false,
-        ..Default::default()
-    })
+    let app = crate::helpers::spawn_with_slack_answer(
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"ok": false, "error": "channel_not_found"})),
+    )
     .await;
     assert_eq!(
         app.post_delivery(example("01-admin-reset-all.json"))
