@@ -59,8 +59,10 @@ pub struct ServerSettings {
     /// Largest accepted request body in bytes; larger bodies get 413.
     pub max_body_bytes: usize,
     /// Seconds a request may take, body included, before it gets 408; a
-    /// client that sends slowly cannot hold a connection longer.
+    /// connection that sends nothing for this long is closed.
     pub request_timeout_secs: u64,
+    /// Most connections open at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -70,6 +72,7 @@ impl Default for ServerSettings {
             hook_path: "/okta/event-hook".to_owned(),
             max_body_bytes: 8 * 1024 * 1024,
             request_timeout_secs: 10,
+            max_connections: 1024,
         }
     }
 }
@@ -350,6 +353,9 @@ impl Settings {
         }
         if self.server.request_timeout_secs < 3 {
             bail!("server.request_timeout_secs must be at least 3: the store gets 2.5 s to answer");
+        }
+        if self.server.max_connections == 0 {
+            bail!("server.max_connections must be at least 1");
         }
         if self.server.max_body_bytes == 0 {
             bail!("server.max_body_bytes must be greater than 0");

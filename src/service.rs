@@ -16,11 +16,14 @@ use tokio::task::JoinHandle;
 use crate::admin::{self, AdminState};
 use crate::config::Settings;
 use crate::delivery::{ChannelPacer, Destination, RetryPolicy, Worker};
-use crate::http::{self, HookState};
+use crate::http::{self, GuardedListener, HookState};
 use crate::metrics::Metrics;
 use crate::okta::{AdminConsole, OktaApi};
 use crate::slack::SlackClient;
 use crate::store::Store;
+
+/// Most connections open at once on the admin listener.
+const ADMIN_CONNECTIONS: usize = 64;
 
 /// How long requests in flight may take to finish once a stop is asked for.
 const REQUEST_GRACE: Duration = Duration::from_secs(3);
@@ -38,6 +41,8 @@ pub struct Service {
     admin_router: axum::Router,
     worker: WorkerTask,
     store: Store,
+    max_connections: usize,
+    read_timeout: Duration,
 }
 
 /// The worker's task, stopped when the service is stopped or dropped.
@@ -125,6 +130,8 @@ impl Service {
             admin_router,
             worker: WorkerTask { handle, stop },
             store: service_store,
+            max_connections: settings.server.max_connections,
+            read_timeout: Duration::from_secs(settings.server.request_timeout_secs),
         })
     }
 
@@ -148,16 +155,18 @@ impl Service {
         let admin_address = self.admin_addr()?;
         let (stopping, mut stop_requested) = watch::channel(false);
         let mut admin_stop = stop_requested.clone();
-        let admin = axum::serve(self.admin_listener, self.admin_router).with_graceful_shutdown(
-            async move {
+        let admin_listener =
+            GuardedListener::new(self.admin_listener, ADMIN_CONNECTIONS, self.read_timeout);
+        let admin =
+            axum::serve(admin_listener, self.admin_router).with_graceful_shutdown(async move {
                 let _ = admin_stop.wait_for(|requested| *requested).await;
-            },
-        );
+            });
         let mut admin = AbortOnDrop(tokio::spawn(admin.into_future()));
         tracing::info!(address = %admin_address, "Serving /healthz, /readyz and /metrics.");
 
         tracing::info!(%address, "Listening for Okta event hooks.");
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let listener = GuardedListener::new(self.listener, self.max_connections, self.read_timeout);
+        let server = axum::serve(listener, self.router).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping.send(true);
         });

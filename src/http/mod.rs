@@ -7,6 +7,7 @@
 mod auth;
 mod error;
 mod hook;
+mod listener;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use crate::store::Store;
 
 pub use auth::HookAuth;
 pub use error::HookError;
+pub use listener::GuardedListener;
 
 /// Header Okta sets on its verification request.
 pub const VERIFICATION_HEADER: &str = "x-okta-verification-challenge";

@@ -289,3 +289,70 @@ async fn a_client_that_sends_its_body_slowly_is_cut_off() {
         "not before the timeout"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_sends_its_headers_slowly_is_disconnected() {
+    let app = spawn(crate::helpers::Options {
+        server: "request_timeout_secs = 3".into(),
+        ..Default::default()
+    })
+    .await;
+    let mut slow = TcpStream::connect(app.address).await.expect("connect");
+    slow.write_all(b"POST /okta/event-hook HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("partial headers");
+    let started = std::time::Instant::now();
+    let mut answer = vec![0; 64];
+    let read = tokio::time::timeout(
+        Duration::from_secs(8),
+        tokio::io::AsyncReadExt::read(&mut slow, &mut answer),
+    )
+    .await
+    .expect("the service closes the connection in time");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "closed, not answered: {read:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "not before the timeout"
+    );
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_their_turn() {
+    let app = spawn(crate::helpers::Options {
+        server: "max_connections = 2".into(),
+        ..Default::default()
+    })
+    .await;
+    let first = TcpStream::connect(app.address).await.expect("connect");
+    let _second = TcpStream::connect(app.address).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let waiting = tokio::spawn({
+        let http = reqwest::Client::new();
+        let url = app.url("/okta/event-hook");
+        async move {
+            http.get(url)
+                .header("x-okta-verification-challenge", "abc")
+                .header("authorization", crate::helpers::SECRET)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a third connection is not served while two are open"
+    );
+
+    drop(first);
+    let status = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("served once a slot frees")
+        .expect("task")
+        .expect("answer");
+    assert_eq!(status, 200);
+}
