@@ -48,14 +48,8 @@ pub struct Service {
 /// The worker's task, stopped when the service is stopped or dropped.
 #[derive(Debug)]
 struct WorkerTask {
-    handle: JoinHandle<()>,
+    handle: AbortOnDrop<()>,
     stop: watch::Sender<bool>,
-}
-
-impl Drop for WorkerTask {
-    fn drop(&mut self) {
-        self.handle.abort();
-    }
 }
 
 impl Service {
@@ -128,7 +122,10 @@ impl Service {
             router,
             admin_listener,
             admin_router,
-            worker: WorkerTask { handle, stop },
+            worker: WorkerTask {
+                handle: AbortOnDrop(handle),
+                stop,
+            },
             store: service_store,
             max_connections: settings.server.max_connections,
             read_timeout: Duration::from_secs(settings.server.request_timeout_secs),
@@ -184,11 +181,11 @@ impl Service {
 
         tracing::info!("Stopped accepting deliveries; stopping the delivery worker.");
         let _ = self.worker.stop.send(true);
-        match tokio::time::timeout(DRAIN_TIMEOUT, &mut self.worker.handle).await {
+        match tokio::time::timeout(DRAIN_TIMEOUT, &mut self.worker.handle.0).await {
             Ok(_) => log_backlog(&self.store, "Stopped.").await,
             Err(_) => {
-                self.worker.handle.abort();
-                let _ = (&mut self.worker.handle).await;
+                self.worker.handle.0.abort();
+                let _ = (&mut self.worker.handle.0).await;
                 tracing::warn!(
                     "Stopped during a Slack call; its alert stays in the store and is sent at the next start."
                 );
@@ -200,6 +197,7 @@ impl Service {
 
 /// A task that is aborted when its handle is dropped, so that a task never
 /// outlives the one that started it (and never keeps the store's lock).
+#[derive(Debug)]
 pub(crate) struct AbortOnDrop<T>(pub(crate) JoinHandle<T>);
 
 impl<T> Drop for AbortOnDrop<T> {

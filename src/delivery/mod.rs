@@ -29,7 +29,7 @@ use crate::metrics::{Metrics, SlackCallLabels};
 use crate::okta::{AdminConsole, OktaApi};
 use crate::service::AbortOnDrop;
 use crate::slack::{PostMessage, Posted, SlackClient, SlackError, message};
-use crate::store::{DeliveredRecord, Pending, Store};
+use crate::store::{AttemptOutcome, DeliveredRecord, Pending, Store};
 use crate::text::Untrusted;
 
 pub use pacer::ChannelPacer;
@@ -102,30 +102,8 @@ pub struct Worker {
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
     okta: Option<OktaApi>,
-    unrecorded: VecDeque<Outcome>,
+    unrecorded: VecDeque<AttemptOutcome>,
     store_failing: bool,
-}
-
-/// The result of one attempt, as the store records it.
-#[derive(Debug, Clone)]
-enum Outcome {
-    Delivered {
-        id: i64,
-        record: DeliveredRecord,
-        revision: i64,
-        factors_sent: usize,
-    },
-    Retry {
-        id: i64,
-        attempts: u32,
-        next: SystemTime,
-        error: String,
-    },
-    Dead {
-        id: i64,
-        attempts: u32,
-        error: String,
-    },
 }
 
 impl Worker {
@@ -248,7 +226,7 @@ impl Worker {
                 };
                 tracing::info!(event_uuid = %uuid, channel = %record.channel, ts = %record.ts, attempts, "Alert delivered.");
                 let factors_sent = alert.factors_removed.len();
-                self.record(Outcome::Delivered {
+                self.record(AttemptOutcome::Delivered {
                     id,
                     record,
                     revision,
@@ -285,10 +263,10 @@ impl Worker {
         self.metrics.alerts_retried.inc();
         tracing::warn!(event_uuid = %uuid, attempt = attempts, retry_in_ms = delay.as_millis() as u64, %error, "Slack delivery failed; will retry.");
         let error = error.to_string();
-        self.record(Outcome::Retry {
+        self.record(AttemptOutcome::Retry {
             id,
             attempts,
-            next,
+            next_attempt_at: next,
             error,
         })
         .await;
@@ -327,7 +305,7 @@ impl Worker {
     /// Makes alert `id` a dead letter.
     async fn bury(&mut self, id: i64, attempts: u32, error: String) {
         self.metrics.alerts_dead_lettered.inc();
-        self.record(Outcome::Dead {
+        self.record(AttemptOutcome::Dead {
             id,
             attempts,
             error,
@@ -337,7 +315,7 @@ impl Worker {
 
     /// Writes the outcome of an attempt to the store; if the store fails,
     /// keeps it to write later, and sends nothing until it is written.
-    async fn record(&mut self, outcome: Outcome) {
+    async fn record(&mut self, outcome: AttemptOutcome) {
         self.unrecorded.push_back(outcome);
         self.flush_outcomes().await;
     }
@@ -346,34 +324,7 @@ impl Worker {
     /// is left.
     async fn flush_outcomes(&mut self) -> bool {
         while let Some(outcome) = self.unrecorded.front() {
-            let written = match outcome {
-                Outcome::Delivered {
-                    id,
-                    record,
-                    revision,
-                    factors_sent,
-                } => {
-                    let record = record.clone();
-                    self.store
-                        .mark_delivered(*id, record, *revision, *factors_sent)
-                        .await
-                }
-                Outcome::Retry {
-                    id,
-                    attempts,
-                    next,
-                    error,
-                } => {
-                    self.store
-                        .schedule_retry(*id, *attempts, *next, error)
-                        .await
-                }
-                Outcome::Dead {
-                    id,
-                    attempts,
-                    error,
-                } => self.store.mark_dead(*id, *attempts, error).await,
-            };
+            let written = self.store.record_attempt(outcome).await;
             if let Err(error) = written {
                 if !self.store_failing {
                     tracing::error!(%error, "Cannot record a delivery outcome in the store; sending nothing until it can.");

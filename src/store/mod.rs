@@ -101,6 +101,43 @@ pub struct Pending {
     pub revision: i64,
 }
 
+/// The outcome of one delivery attempt, as the store records it.
+#[derive(Debug, Clone)]
+pub enum AttemptOutcome {
+    /// Slack has the alert, as read at `revision` with `factors_sent`
+    /// factors; factors folded into it meanwhile go on as a follow-up.
+    Delivered {
+        /// Row id.
+        id: i64,
+        /// Where Slack put it.
+        record: DeliveredRecord,
+        /// The fold revision the send covered.
+        revision: i64,
+        /// How many factors the sent alert listed.
+        factors_sent: usize,
+    },
+    /// The attempt failed; try again at `next_attempt_at`.
+    Retry {
+        /// Row id.
+        id: i64,
+        /// Attempts made so far.
+        attempts: u32,
+        /// When to try again.
+        next_attempt_at: SystemTime,
+        /// Why it failed.
+        error: String,
+    },
+    /// The alert is given up: it becomes a dead letter.
+    Dead {
+        /// Row id.
+        id: i64,
+        /// Attempts made.
+        attempts: u32,
+        /// Why it was given up.
+        error: String,
+    },
+}
+
 /// An alert that could not be delivered.
 #[derive(Debug, Clone)]
 pub struct DeadLetter {
@@ -252,49 +289,41 @@ impl Store {
         }
     }
 
-    /// Records that alert `id`, as read at `revision` with `factors_sent`
-    /// factors, is in Slack; factors folded into it meanwhile go on as a
-    /// follow-up alert.
-    pub async fn mark_delivered(
-        &self,
-        id: i64,
-        record: DeliveredRecord,
-        revision: i64,
-        factors_sent: usize,
-    ) -> Result<(), StoreError> {
-        let write = Write::Delivered {
-            id,
-            record,
-            revision,
-            factors_sent,
-        };
-        self.write(write).await.map(drop)
-    }
-
-    /// Records a failed attempt and when to try again.
-    pub async fn schedule_retry(
-        &self,
-        id: i64,
-        attempts: u32,
-        next_attempt_at: SystemTime,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        let write = Write::Retry {
-            id,
-            attempts,
-            next_attempt_at: to_millis(next_attempt_at),
-            error: error.to_owned(),
-        };
-        self.write(write).await.map(drop)
-    }
-
-    /// Gives alert `id` up: it becomes a dead letter.
-    pub async fn mark_dead(&self, id: i64, attempts: u32, error: &str) -> Result<(), StoreError> {
-        let write = Write::Dead {
-            id,
-            attempts,
-            error: error.to_owned(),
-            dead_at: to_millis(SystemTime::now()),
+    /// Records the outcome of one delivery attempt.
+    pub async fn record_attempt(&self, outcome: &AttemptOutcome) -> Result<(), StoreError> {
+        let write = match outcome.clone() {
+            AttemptOutcome::Delivered {
+                id,
+                record,
+                revision,
+                factors_sent,
+            } => Write::Delivered {
+                id,
+                record,
+                revision,
+                factors_sent,
+            },
+            AttemptOutcome::Retry {
+                id,
+                attempts,
+                next_attempt_at,
+                error,
+            } => Write::Retry {
+                id,
+                attempts,
+                next_attempt_at: to_millis(next_attempt_at),
+                error,
+            },
+            AttemptOutcome::Dead {
+                id,
+                attempts,
+                error,
+            } => Write::Dead {
+                id,
+                attempts,
+                error,
+                dead_at: to_millis(SystemTime::now()),
+            },
         };
         self.write(write).await.map(drop)
     }
@@ -670,7 +699,12 @@ mod tests {
             ts: "1.2".into(),
         };
         store
-            .mark_delivered(pending.id, record.clone(), pending.revision, 0)
+            .record_attempt(&AttemptOutcome::Delivered {
+                id: pending.id,
+                record: record.clone(),
+                revision: pending.revision,
+                factors_sent: 0,
+            })
             .await
             .expect("mark");
 
@@ -693,7 +727,12 @@ mod tests {
         let a = store.next_pending().await.expect("read").expect("a");
         let later = SystemTime::now() + Duration::from_secs(60);
         store
-            .schedule_retry(a.id, 1, later, "HTTP 500")
+            .record_attempt(&AttemptOutcome::Retry {
+                id: a.id,
+                attempts: 1,
+                next_attempt_at: later,
+                error: "HTTP 500".into(),
+            })
             .await
             .expect("retry");
         let b = store
@@ -704,7 +743,11 @@ mod tests {
         assert_eq!(b.alert.event_uuid, "b");
 
         store
-            .mark_dead(b.id, 1, "channel_not_found")
+            .record_attempt(&AttemptOutcome::Dead {
+                id: b.id,
+                attempts: 1,
+                error: "channel_not_found".into(),
+            })
             .await
             .expect("dead");
         let dead = store.dead_letters().await.expect("list");
