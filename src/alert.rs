@@ -50,6 +50,19 @@ pub struct Alert {
     /// delivery time, never stored).
     #[serde(default, skip)]
     pub factors_remaining: Option<Vec<String>>,
+    /// Set when the event was found in the System Log, not delivered by
+    /// the hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<Recovery>,
+}
+
+/// How an alert came back from the System Log after the hook missed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// When the event was found (RFC 3339, UTC).
+    pub found_at: String,
+    /// Seconds from the event to its finding, when its time can be read.
+    pub late_secs: Option<u64>,
 }
 
 /// The event type of one factor (or authenticator enrollment) removed.
@@ -146,7 +159,25 @@ impl Alert {
             },
             follow_up: false,
             factors_remaining: None,
+            recovered: None,
         }
+    }
+
+    /// Marks the alert as found in the System Log at `found`, saying how
+    /// long after the event that was.
+    pub fn mark_recovered(&mut self, found: time::OffsetDateTime) {
+        let late_secs = time::OffsetDateTime::parse(
+            &self.published,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok()
+        .map(|published| (found - published).whole_seconds().max(0).unsigned_abs());
+        self.recovered = Some(Recovery {
+            found_at: found
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            late_secs,
+        });
     }
 
     /// Whether this alert is about factors removed one by one, which are
@@ -193,6 +224,7 @@ impl Alert {
             factors_removed: Vec::new(),
             follow_up: false,
             factors_remaining: None,
+            recovered: None,
         }
     }
 

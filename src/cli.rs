@@ -8,7 +8,15 @@ use std::time::SystemTime;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::backfill::{self, Backfill};
 use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::okta::syslog::okta_time;
 use crate::okta::{AdminConsole, Delivery};
 use crate::selection;
 use crate::service::{self, Service};
@@ -54,6 +62,9 @@ pub enum Command {
     /// Alert on an event-hook body or a JSON array of System Log events, as if
     /// Okta had sent it; events already alerted on are skipped.
     Replay(ReplayArgs),
+    /// Read the Okta System Log for the watched event types and alert on what
+    /// the hook missed; events already alerted on are skipped.
+    Backfill(BackfillArgs),
     /// List the alerts that could not be delivered, or send them again.
     #[command(subcommand)]
     DeadLetters(DeadLetterCommand),
@@ -76,6 +87,27 @@ pub struct ReplayArgs {
     /// Print the Slack requests instead of storing the alerts.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// Arguments of `backfill`.
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Start of the range, RFC 3339 (such as 2026-12-01T00:00:00Z); the
+    /// System Log keeps 90 days.
+    #[arg(long, value_parser = rfc3339)]
+    pub since: OffsetDateTime,
+    /// End of the range, RFC 3339; now when omitted.
+    #[arg(long, value_parser = rfc3339)]
+    pub until: Option<OffsetDateTime>,
+    /// Print the Slack requests of the alerts that would be stored instead
+    /// of storing them.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn rfc3339(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 time such as 2026-12-01T00:00:00Z ({e})"))
 }
 
 /// What to do with dead letters.
@@ -126,6 +158,7 @@ pub fn main() -> ExitCode {
         }
         Command::Serve => serve(&settings),
         Command::Replay(args) => block_on(replay(&settings, &args)),
+        Command::Backfill(args) => block_on(backfill(&settings, &args)),
         Command::DeadLetters(command) => block_on(dead_letters(&settings, command)),
         Command::SendTest => block_on(send_test(&settings)),
         Command::Healthcheck { ready } => block_on(healthcheck(&settings, ready)),
@@ -197,7 +230,12 @@ async fn replay(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<()> {
     let selected = selection.alerts.len();
 
     if args.dry_run {
-        let known = known_uuids(&settings.store.path).await?;
+        let uuids = selection
+            .alerts
+            .iter()
+            .map(|a| a.event_uuid.clone())
+            .collect();
+        let known = known_events(&settings.store.path, uuids).await?;
         let console = settings
             .okta
             .org_url
@@ -238,12 +276,95 @@ async fn replay(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Event uuids already in the store, without creating one.
-async fn known_uuids(path: &Path) -> anyhow::Result<std::collections::HashSet<String>> {
+/// Which of `uuids` the store already holds, without creating a store.
+async fn known_events(
+    path: &Path,
+    uuids: Vec<String>,
+) -> anyhow::Result<std::collections::HashSet<String>> {
     if !path.exists() {
         return Ok(Default::default());
     }
-    Ok(Store::open(path)?.event_uuids().await?)
+    Ok(Store::open(path)?.known_events(uuids).await?)
+}
+
+async fn backfill(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<()> {
+    let Some(backfill) = Backfill::of(settings, Arc::new(Metrics::new()))? else {
+        anyhow::bail!(
+            "backfill reads the Okta System Log: set okta.org_url and okta.api_token (or okta.api_token_file)"
+        );
+    };
+    let now = OffsetDateTime::now_utc();
+    let until = args.until.unwrap_or(now).min(now);
+    anyhow::ensure!(
+        args.since < until,
+        "--since must be earlier than --until (and than now)"
+    );
+    if now - args.since > time::Duration::days(90) {
+        eprintln!(
+            "backfill: the System Log keeps 90 days; Okta may refuse or return nothing before that"
+        );
+    }
+    let store;
+    let target = if args.dry_run {
+        store = settings
+            .store
+            .path
+            .exists()
+            .then(|| Store::open(&settings.store.path))
+            .transpose()?;
+        backfill::Target::DryRun(store.as_ref())
+    } else {
+        store = Some(Store::open(&settings.store.path)?);
+        backfill::Target::Store(store.as_ref().context("the store is open")?)
+    };
+    let report = match backfill.read_range(args.since, until, target).await {
+        Ok(report) => report,
+        Err(error) if error.is_transient() => {
+            return Err(TryLater(format!(
+                "cannot read the System Log: {error}; try again later"
+            ))
+            .into());
+        }
+        Err(error) => anyhow::bail!("cannot read the System Log: {error}"),
+    };
+    let range = format!("{} to {}", okta_time(args.since), okta_time(until));
+    if args.dry_run {
+        let console = settings
+            .okta
+            .org_url
+            .as_deref()
+            .and_then(AdminConsole::from_org_url);
+        let channel = settings.slack.channel.as_deref().unwrap_or_default();
+        for alert in &report.would_alert {
+            let request = message::render(alert, channel, console.as_ref());
+            println!("{}", serde_json::to_string(&request)?);
+        }
+        eprintln!(
+            "backfill (dry run), {range}: {} events on {} pages, {} selected, {} would be alerted, {} already known, {} failed hook deliveries reported by Okta",
+            report.events,
+            report.pages,
+            report.selected,
+            report.would_alert.len(),
+            report.known,
+            report.hook_failures
+        );
+        return Ok(());
+    }
+    eprintln!(
+        "backfill, {range}: {} events on {} pages, {} selected, {} stored for delivery, {} already known, {} new failed hook deliveries reported by Okta",
+        report.events,
+        report.pages,
+        report.selected,
+        report.recovered,
+        report.known,
+        report.hook_failures
+    );
+    if report.recovered > 0 {
+        eprintln!(
+            "backfill: the running service delivers them within seconds, or at its next start"
+        );
+    }
+    Ok(())
 }
 
 fn read_input(file: &Path) -> anyhow::Result<Vec<u8>> {

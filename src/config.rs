@@ -122,6 +122,15 @@ pub struct OktaSettings {
     pub deactivation_window_secs: u64,
     /// Alert when users remove one of their own factors (routine, so off).
     pub alert_self_service_removals: bool,
+    /// Seconds between two readings of the System Log for events the hook
+    /// missed (needs `api_token` and `org_url`); 0 turns the periodic
+    /// reading off, leaving only the `backfill` command.
+    pub backfill_interval_secs: u64,
+    /// Seconds of System Log read again before the point already reconciled,
+    /// for events Okta writes late; their uuids make re-reading harmless.
+    pub backfill_margin_secs: u64,
+    /// Seconds one System Log request may take (Okta stops a query at 30).
+    pub backfill_timeout_secs: u64,
 }
 
 impl Default for OktaSettings {
@@ -137,6 +146,9 @@ impl Default for OktaSettings {
             event_types: vec!["user.mfa.factor.reset_all".to_owned()],
             deactivation_window_secs: 5,
             alert_self_service_removals: false,
+            backfill_interval_secs: 300,
+            backfill_margin_secs: 600,
+            backfill_timeout_secs: 30,
         }
     }
 }
@@ -427,6 +439,12 @@ impl Settings {
         }
         if self.okta.deactivation_window_secs > 300 {
             bail!("okta.deactivation_window_secs must be at most 300: alerts wait that long");
+        }
+        if self.okta.backfill_margin_secs > 86_400 {
+            bail!("okta.backfill_margin_secs must be at most 86400 (one day)");
+        }
+        if !(1..=120).contains(&self.okta.backfill_timeout_secs) {
+            bail!("okta.backfill_timeout_secs must be between 1 and 120");
         }
         if self.okta.event_types.is_empty() {
             bail!("okta.event_types must list at least one event type");

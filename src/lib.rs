@@ -10,6 +10,10 @@
 //! 5. [`delivery`]: a background worker takes each alert out of the outbox;
 //! 6. [`slack`]: the alert is rendered and posted with `chat.postMessage`.
 //!
+//! Events the hook never delivered take a second way in: [`backfill`] reads
+//! them from the Okta System Log and hands them to the same selection and
+//! store (step 3), so nothing is alerted twice.
+//!
 //! Around that path: [`config`] reads the settings; [`service`] wires the
 //! parts together and stops them in order; [`admin`] serves the probes and
 //! [`metrics`]; [`telemetry`] sets up the logs and [`text`] keeps untrusted
@@ -17,6 +21,7 @@
 
 pub mod admin;
 pub mod alert;
+pub mod backfill;
 pub mod cli;
 pub mod config;
 pub mod delivery;

@@ -26,6 +26,13 @@ pub struct SlackCallLabels {
     pub result: &'static str,
 }
 
+/// Label of a System Log reading: how it ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackfillLabels {
+    /// `ok` or `failed`.
+    pub result: &'static str,
+}
+
 type HistogramMaker = fn() -> Histogram;
 
 /// Every metric of the service.
@@ -56,6 +63,14 @@ pub struct Metrics {
     pub oldest_pending_seconds: Gauge,
     /// Duration of `chat.postMessage` calls, by result.
     pub slack_call_seconds: Family<SlackCallLabels, Histogram, HistogramMaker>,
+    /// Readings of the System Log for missed events, by result.
+    pub backfill_runs: Family<BackfillLabels, Counter>,
+    /// Alerts stored from the System Log because the hook missed their event.
+    pub alerts_recovered: Counter,
+    /// `event_hook.delivery` failures Okta reported, each counted once.
+    pub hook_delivery_failures: Counter,
+    /// Unix time up to which the System Log has been read; 0 before the first reading.
+    pub backfill_reconciled_until: Gauge,
 }
 
 impl Default for Metrics {
@@ -83,6 +98,10 @@ impl Metrics {
             slack_call_seconds: Family::new_with_constructor(|| {
                 Histogram::new(exponential_buckets(0.005, 2.0, 12))
             }),
+            backfill_runs: Family::default(),
+            alerts_recovered: Counter::default(),
+            hook_delivery_failures: Counter::default(),
+            backfill_reconciled_until: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -144,6 +163,26 @@ impl Metrics {
             "slack_call_seconds",
             "Duration of chat.postMessage calls, by result",
             metrics.slack_call_seconds.clone(),
+        );
+        registry.register(
+            "backfill_runs",
+            "Readings of the Okta System Log for events the hook missed, by result",
+            metrics.backfill_runs.clone(),
+        );
+        registry.register(
+            "alerts_recovered",
+            "Alerts stored from the System Log because the hook never delivered their event",
+            metrics.alerts_recovered.clone(),
+        );
+        registry.register(
+            "okta_hook_delivery_failures",
+            "Event hook deliveries Okta reports as failed (event_hook.delivery), each counted once",
+            metrics.hook_delivery_failures.clone(),
+        );
+        registry.register(
+            "backfill_reconciled_until_seconds",
+            "Unix time up to which the System Log has been read for missed events",
+            metrics.backfill_reconciled_until.clone(),
         );
         Self {
             registry,

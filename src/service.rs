@@ -1,5 +1,6 @@
-//! The running service: the hook listener and the delivery worker, wired
-//! together from the settings, and their orderly stop.
+//! The running service: the hook listener, the delivery worker and the
+//! System Log back-fill, wired together from the settings, and their orderly
+//! stop.
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::admin::{self, AdminState};
+use crate::backfill::Backfill;
 use crate::config::Settings;
 use crate::delivery::{ChannelPacer, Destination, RetryPolicy, Worker};
 use crate::http::{self, GuardedListener, HookState};
@@ -40,6 +42,7 @@ pub struct Service {
     admin_listener: TcpListener,
     admin_router: axum::Router,
     worker: WorkerTask,
+    backfill: Option<AbortOnDrop<()>>,
     store: Store,
     max_connections: usize,
     read_timeout: Duration,
@@ -96,6 +99,7 @@ impl Service {
                 format!("cannot listen on {} (admin.listen)", settings.admin.listen)
             })?;
 
+        let backfill_metrics = Arc::clone(&metrics);
         let worker = Worker::new(
             store,
             destination,
@@ -116,6 +120,27 @@ impl Service {
         );
         let worker = worker.with_okta_api(okta_api(settings)?);
         let (stop, stopped) = watch::channel(false);
+        let backfill = match Backfill::of(settings, Arc::clone(&backfill_metrics))? {
+            Some(backfill) if settings.okta.backfill_interval_secs > 0 => {
+                let interval = Duration::from_secs(settings.okta.backfill_interval_secs);
+                tracing::info!(
+                    interval_secs = interval.as_secs(),
+                    "Reading the Okta System Log for events the hook misses."
+                );
+                Some(AbortOnDrop(tokio::spawn(backfill.run(
+                    service_store.clone(),
+                    interval,
+                    stopped.clone(),
+                ))))
+            }
+            Some(_) => {
+                tracing::info!(
+                    "okta.backfill_interval_secs is 0: the System Log is read only by `okta-mfa-notifier backfill`."
+                );
+                None
+            }
+            None => None,
+        };
         let handle = tokio::spawn(worker.supervise(stopped, worker_alive));
         Ok(Self {
             listener,
@@ -126,6 +151,7 @@ impl Service {
                 handle: AbortOnDrop(handle),
                 stop,
             },
+            backfill,
             store: service_store,
             max_connections: settings.server.max_connections,
             read_timeout: Duration::from_secs(settings.server.request_timeout_secs),
@@ -181,6 +207,10 @@ impl Service {
 
         tracing::info!("Stopped accepting deliveries; stopping the delivery worker.");
         let _ = self.worker.stop.send(true);
+        if let Some(mut backfill) = self.backfill.take() {
+            backfill.0.abort();
+            let _ = (&mut backfill.0).await;
+        }
         match tokio::time::timeout(DRAIN_TIMEOUT, &mut self.worker.handle.0).await {
             Ok(_) => log_backlog(&self.store, "Stopped.").await,
             Err(_) => {

@@ -84,6 +84,7 @@ fn alert(
         factors_removed: factors,
         follow_up: false,
         factors_remaining: None,
+        recovered: None,
     }
 }
 

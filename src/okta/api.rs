@@ -83,20 +83,13 @@ impl OktaApi {
         }
         let mut url = self.base.clone();
         url.set_path(&format!("/api/v1/users/{user_id}/factors"));
-        let response = self
-            .http
-            .get(url)
-            .header("Authorization", self.authorization.expose_secret())
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| {
-                OktaApiError::Request(if e.is_timeout() {
-                    "timed out".into()
-                } else {
-                    e.without_url().to_string()
-                })
-            })?;
+        let response = self.get(url, LOOKUP_TIMEOUT).send().await.map_err(|e| {
+            OktaApiError::Request(if e.is_timeout() {
+                "timed out".into()
+            } else {
+                e.without_url().to_string()
+            })
+        })?;
         if !response.status().is_success() {
             return Err(OktaApiError::Status(response.status().as_u16()));
         }
@@ -111,6 +104,22 @@ impl OktaApi {
                 (None, None) => "a factor Okta did not name".to_owned(),
             })
             .collect())
+    }
+}
+
+impl OktaApi {
+    /// The org's base URL.
+    pub(super) fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// A GET of `url` with the token, answered as JSON within `timeout`.
+    pub(super) fn get(&self, url: Url, timeout: Duration) -> reqwest::RequestBuilder {
+        self.http
+            .get(url)
+            .timeout(timeout)
+            .header("Authorization", self.authorization.expose_secret())
+            .header("Accept", "application/json")
     }
 }
 

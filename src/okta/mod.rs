@@ -8,13 +8,16 @@
 //!   an unexpected type, and is then treated as unknown.
 //! - [`console`] builds Admin Console links from `okta.org_url`.
 //! - [`api`] asks the management API which factors a user still has.
+//! - [`syslog`] reads the System Log API page by page, for back-fill.
 
 pub mod api;
 pub mod console;
 pub mod delivery;
 pub mod event;
+pub mod syslog;
 
 pub use api::OktaApi;
 pub use console::AdminConsole;
 pub use delivery::{Delivery, DeliveryError};
 pub use event::LogEvent;
+pub use syslog::SystemLog;

@@ -199,6 +199,10 @@ impl Facts {
             (true, false) => (":warning:", "MFA reset attempt did not succeed".to_owned()),
             (false, _) => (":warning:", format!("Okta event {}", alert.event_type)),
         };
+        let headline = match &alert.recovered {
+            Some(_) => format!("{headline} (recovered)"),
+            None => headline,
+        };
         let user = person(alert.user.as_ref());
         let actor = actor_phrase(alert);
         let action = match (is_reset_all, alert.succeeded()) {
@@ -220,6 +224,12 @@ impl Facts {
             ),
         };
         let mut summary = format!("{user} {action} by {actor}.");
+        if let Some(recovery) = &alert.recovered {
+            summary = format!(
+                "*Recovered from the System Log:* Okta did not deliver this event through the event hook; it was found {}. {summary}",
+                lateness(recovery.late_secs)
+            );
+        }
         if alert.test {
             summary =
                 format!("*TEST alert, no action needed:* nothing happened in Okta. {summary}");
@@ -270,6 +280,16 @@ impl Facts {
             fields.push(("Okta transaction", untrusted(transaction, NAME_BUDGET)));
         } else {
             fields.push(("Okta event", untrusted(&alert.event_uuid, NAME_BUDGET)));
+        }
+        if let Some(recovery) = &alert.recovered {
+            fields.push((
+                "Recovered",
+                format!(
+                    "found {}, {}",
+                    when(&recovery.found_at),
+                    lateness(recovery.late_secs)
+                ),
+            ));
         }
         if let Some(agent) = &alert.source.user_agent {
             fields.insert(4, ("User agent", untrusted(agent, LONG_BUDGET)));
@@ -325,6 +345,20 @@ impl Facts {
         );
         lines.join("\n")
     }
+}
+
+/// How late a recovered event was found, in words.
+fn lateness(late_secs: Option<u64>) -> String {
+    let Some(secs) = late_secs else {
+        return "an unknown time after it happened".to_owned();
+    };
+    let span = match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7_200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h {} min", s / 3_600, s % 3_600 / 60),
+        s => format!("{} days", s / 86_400),
+    };
+    format!("{span} after it happened")
 }
 
 /// Factor names, escaped, as one line; long lists are cut.
@@ -470,6 +504,7 @@ mod tests {
             factors_removed: Vec::new(),
             follow_up: false,
             factors_remaining: None,
+            recovered: None,
         }
     }
 

@@ -164,6 +164,23 @@ pub struct Backlog {
     pub oldest_pending: Option<SystemTime>,
 }
 
+/// How far the System Log has been read for events the hook missed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogPosition {
+    /// Every event published before this was looked for (less the margin
+    /// read again each time).
+    pub reconciled_until: Option<SystemTime>,
+    /// The newest `published` seen in the System Log, as Okta wrote it.
+    pub last_published: Option<String>,
+    /// The next page of a reading that has not finished.
+    pub cursor: Option<String>,
+    /// Where that unfinished reading ends.
+    pub cursor_until: Option<SystemTime>,
+    /// The filter of that reading; a cursor for other event types is not
+    /// resumed.
+    pub cursor_filter: Option<String>,
+}
+
 /// Where a delivered alert is in Slack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveredRecord {
@@ -285,7 +302,7 @@ impl Store {
         };
         match self.write(write).await? {
             writer::Outcome::Accepted(accepted) => Ok(accepted),
-            writer::Outcome::Changed(_) => Ok(Accepted::default()),
+            writer::Outcome::Changed(_) | writer::Outcome::New(_) => Ok(Accepted::default()),
         }
     }
 
@@ -337,7 +354,7 @@ impl Store {
                 Err(StoreError::NotDead(id.unwrap_or(0)))
             }
             writer::Outcome::Changed(n) => Ok(n),
-            writer::Outcome::Accepted(_) => Ok(0),
+            writer::Outcome::Accepted(_) | writer::Outcome::New(_) => Ok(0),
         }
     }
 
@@ -461,16 +478,69 @@ impl Store {
         .await
     }
 
-    /// Every event uuid the store knows, whatever its alert's state.
-    pub async fn event_uuids(&self) -> Result<std::collections::HashSet<String>, StoreError> {
-        self.read(|db| {
-            let mut statement = db.prepare("SELECT event_uuid FROM alerts")?;
-            let uuids = statement
-                .query_map([], |row| row.get::<_, String>(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(uuids)
+    /// Which of `uuids` the store already holds, as an alert's event or as
+    /// an event folded into one.
+    pub async fn known_events(
+        &self,
+        uuids: Vec<String>,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        self.read(move |db| {
+            let mut statement = db.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM alerts WHERE event_uuid = ?1)
+                     OR EXISTS (SELECT 1 FROM folded_events WHERE uuid = ?1)",
+            )?;
+            let mut known = std::collections::HashSet::new();
+            for uuid in uuids {
+                if statement.query_row(params![uuid], |row| row.get::<_, bool>(0))? {
+                    known.insert(uuid);
+                }
+            }
+            Ok(known)
         })
         .await
+    }
+
+    /// How far the System Log has been read, if it ever was.
+    pub async fn log_position(&self) -> Result<Option<LogPosition>, StoreError> {
+        self.read(|db| {
+            Ok(db
+                .query_row(
+                    "SELECT reconciled_until, last_published, cursor, cursor_until, cursor_filter
+                     FROM log_position WHERE id = 1",
+                    [],
+                    |row| {
+                        Ok(LogPosition {
+                            reconciled_until: row.get::<_, Option<i64>>(0)?.map(from_millis),
+                            last_published: row.get(1)?,
+                            cursor: row.get(2)?,
+                            cursor_until: row.get::<_, Option<i64>>(3)?.map(from_millis),
+                            cursor_filter: row.get(4)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Records how far the System Log has been read.
+    pub async fn save_log_position(&self, position: LogPosition) -> Result<(), StoreError> {
+        self.write(Write::LogPosition(position)).await.map(drop)
+    }
+
+    /// Records hook delivery failures Okta reported, by event uuid and time;
+    /// returns those not recorded before.
+    pub async fn record_hook_failures(
+        &self,
+        failures: Vec<(String, String)>,
+    ) -> Result<Vec<String>, StoreError> {
+        if failures.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.write(Write::HookFailures(failures)).await? {
+            writer::Outcome::New(uuids) => Ok(uuids),
+            _ => Ok(Vec::new()),
+        }
     }
 
     /// Completes when new alerts may be waiting (or spuriously).
@@ -515,7 +585,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// Brings a database file to the schema this code writes; `PRAGMA
-/// user_version` holds the version a file has (2 now).
+/// user_version` holds the version a file has (3 now).
 fn migrate(db: &Connection) -> Result<(), StoreError> {
     let version: i64 = db.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version < 1 {
@@ -534,6 +604,29 @@ fn migrate(db: &Connection) -> Result<(), StoreError> {
                  fold TEXT NOT NULL
              );
              PRAGMA user_version = 2;
+             COMMIT;",
+        )?;
+    }
+    if version < 3 {
+        // Back-fill from the System Log: how far it is read, and the hook
+        // delivery failures Okta reported there.
+        db.execute_batch(
+            "BEGIN;
+             CREATE TABLE IF NOT EXISTS log_position (
+                 id               INTEGER PRIMARY KEY CHECK (id = 1),
+                 reconciled_until INTEGER,
+                 last_published   TEXT,
+                 cursor           TEXT,
+                 cursor_until     INTEGER,
+                 cursor_filter    TEXT,
+                 updated_at       INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS hook_failures (
+                 uuid        TEXT PRIMARY KEY,
+                 published   TEXT NOT NULL,
+                 recorded_at INTEGER NOT NULL
+             );
+             PRAGMA user_version = 3;
              COMMIT;",
         )?;
     }
@@ -613,6 +706,7 @@ mod tests {
             factors_removed: Vec::new(),
             follow_up: false,
             factors_remaining: None,
+            recovered: None,
         }
     }
 

@@ -9,7 +9,7 @@ use rusqlite::{Connection, Transaction, params};
 use tokio::sync::{Notify, oneshot};
 
 use super::files::StoreFiles;
-use super::{Accepted, DeliveredRecord, StoreError, to_millis};
+use super::{Accepted, DeliveredRecord, LogPosition, StoreError, to_millis};
 use crate::alert::Alert;
 
 /// Most requests folded into one transaction.
@@ -46,6 +46,8 @@ pub(super) enum Write {
         deadline: i64,
     },
     Probe,
+    LogPosition(LogPosition),
+    HookFailures(Vec<(String, String)>),
 }
 
 /// What a change did.
@@ -53,6 +55,8 @@ pub(super) enum Write {
 pub(super) enum Outcome {
     Accepted(Accepted),
     Changed(usize),
+    /// The keys written for the first time.
+    New(Vec<String>),
 }
 
 type Reply = oneshot::Sender<Result<Outcome, StoreError>>;
@@ -110,6 +114,7 @@ fn run(
         let woke = results.iter().any(|r| match r {
             Ok(Outcome::Accepted(accepted)) => accepted.new > 0,
             Ok(Outcome::Changed(rows)) => *rows > 0,
+            Ok(Outcome::New(_)) => false,
             Err(_) => false,
         });
         for ((_, reply), result) in group.into_iter().zip(results) {
@@ -225,6 +230,32 @@ fn apply(tx: &Transaction<'_>, write: &Write) -> Result<Outcome, StoreError> {
             "INSERT OR REPLACE INTO health_probe (id, checked_at) VALUES (1, ?1)",
             params![now],
         )?)),
+        Write::LogPosition(position) => Ok(Outcome::Changed(tx.execute(
+            "INSERT OR REPLACE INTO log_position
+                (id, reconciled_until, last_published, cursor, cursor_until, cursor_filter, updated_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                position.reconciled_until.map(to_millis),
+                position.last_published,
+                position.cursor,
+                position.cursor_until.map(to_millis),
+                position.cursor_filter,
+                now
+            ],
+        )?)),
+        Write::HookFailures(failures) => {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO hook_failures (uuid, published, recorded_at)
+                 VALUES (?1, ?2, ?3)",
+            )?;
+            let mut new = Vec::new();
+            for (uuid, published) in failures {
+                if insert.execute(params![uuid, published, now])? > 0 {
+                    new.push(uuid.clone());
+                }
+            }
+            Ok(Outcome::New(new))
+        }
         Write::Requeue { id, deadline } => Ok(Outcome::Changed(tx.execute(
             "UPDATE alerts SET state = 'pending', attempts = 0, next_attempt_at = ?2,
                 deadline_at = ?3, dead_at = NULL

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod backfill;
 mod bad_input;
 mod deliveries;
 mod durability;
