@@ -23,6 +23,9 @@ use crate::text::Untrusted;
 const LOGS_PATH: &str = "/api/v1/logs";
 /// Events per page; Okta's maximum.
 const PAGE_SIZE: &str = "1000";
+/// The largest page read; 1,000 events of a few kilobytes each fit many
+/// times over.
+const MAX_PAGE_BYTES: usize = 64 << 20;
 /// The most of Okta's error summary kept in an error.
 const SUMMARY_BUDGET: usize = 200;
 
@@ -167,10 +170,7 @@ impl SystemLog {
         if status.as_u16() == 429 {
             return Err(SystemLogError::RateLimited(rate));
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| SystemLogError::Request(e.without_url().to_string()))?;
+        let body = read_limited(response).await?;
         if !status.is_success() {
             return Err(SystemLogError::Status {
                 status: status.as_u16(),
@@ -185,6 +185,22 @@ impl SystemLog {
             rate,
         })
     }
+}
+
+/// Reads a body of at most [`MAX_PAGE_BYTES`].
+async fn read_limited(mut response: reqwest::Response) -> Result<Bytes, SystemLogError> {
+    let failed = |e: reqwest::Error| SystemLogError::Request(e.without_url().to_string());
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(failed)? {
+        if body.len() + chunk.len() > MAX_PAGE_BYTES {
+            return Err(SystemLogError::Body(format!(
+                "the page is larger than {} MiB",
+                MAX_PAGE_BYTES >> 20
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// The SCIM filter for a list of event types.
