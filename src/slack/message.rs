@@ -543,6 +543,48 @@ mod tests {
     }
 
     #[test]
+    fn recovered_alerts_say_so_and_how_late() {
+        let mut recovered = alert();
+        let found = OffsetDateTime::parse("2026-09-14T10:57:20Z", &Rfc3339).expect("time");
+        recovered.mark_recovered(found);
+        let message = render(&recovered, "C1", None);
+        assert!(
+            message.text.contains(
+                "Recovered from the System Log:* Okta did not deliver this event through the event hook; \
+                 it was found 2 h 15 min after it happened."
+            ),
+            "{}",
+            message.text
+        );
+        assert!(
+            message
+                .text
+                .contains("Recovered: found 2026-09-14T10:57:20Z, 2 h 15 min after it happened"),
+            "{}",
+            message.text
+        );
+        assert_eq!(
+            message.blocks[0]["text"]["text"],
+            ":rotating_light: All MFA factors reset (recovered)"
+        );
+        assert!(!render(&alert(), "C1", None).text.contains("Recovered"));
+
+        for (secs, words) in [
+            (Some(59), "59 s after"),
+            (Some(3_600), "60 min after"),
+            (Some(90_061), "25 h 1 min after"),
+            (Some(400_000), "4 days after"),
+            (None, "an unknown time after"),
+        ] {
+            assert!(
+                lateness(secs).starts_with(words),
+                "{secs:?}: {}",
+                lateness(secs)
+            );
+        }
+    }
+
+    #[test]
     fn hostile_strings_are_escaped_and_bounded() {
         let mut hostile = alert();
         let name = format!(

@@ -774,6 +774,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_system_log_position_and_hook_failures_are_kept() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("s.db");
+        let store = Store::open(&path).expect("open");
+        assert_eq!(store.log_position().await.expect("read"), None);
+        let position = LogPosition {
+            reconciled_until: Some(UNIX_EPOCH + Duration::from_millis(1_796_000_000_123)),
+            last_published: Some("2026-11-30T00:53:19.000Z".into()),
+            cursor: Some("https://acme.okta.com/api/v1/logs?after=1_2".into()),
+            cursor_until: Some(UNIX_EPOCH + Duration::from_secs(1_796_000_100)),
+            cursor_filter: Some("user.mfa.factor.reset_all".into()),
+        };
+        store
+            .save_log_position(position.clone())
+            .await
+            .expect("save");
+        let failures = |uuids: &[&str]| {
+            uuids
+                .iter()
+                .map(|u| ((*u).to_owned(), "2026-11-30T00:00:00Z".to_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            store
+                .record_hook_failures(failures(&["f1", "f2"]))
+                .await
+                .expect("record"),
+            ["f1", "f2"]
+        );
+        drop(store);
+
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(store.log_position().await.expect("read"), Some(position));
+        assert_eq!(
+            store
+                .record_hook_failures(failures(&["f2", "f3"]))
+                .await
+                .expect("record"),
+            ["f3"],
+            "a failure read twice counts once"
+        );
+    }
+
+    #[tokio::test]
     async fn an_alert_moves_from_pending_to_delivered() {
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(&dir.path().join("s.db")).expect("open");
