@@ -17,18 +17,20 @@
 //! timeouts and waits, so Okta being slow or down never holds up the hook.
 //! `okta-mfa-notifier backfill` runs one reading of a given range.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::Url;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use tokio::sync::watch;
 
 use crate::alert::Alert;
 use crate::config::Settings;
 use crate::metrics::{BackfillLabels, Metrics};
 use crate::okta::delivery::EventSlot;
-use crate::okta::syslog::{HOOK_DELIVERY_FAILED, LogPage, RateLimit, SystemLogError};
+use crate::okta::syslog::{HOOK_DELIVERY_FAILED, LogPage, RateLimit, SystemLogError, okta_time};
 use crate::okta::{Delivery, OktaApi, SystemLog};
 use crate::selection::{self, Rules};
 use crate::store::{LogPosition, Store, StoreError, Timing};
@@ -36,7 +38,7 @@ use crate::text::{Untrusted, first_of};
 
 /// How old an event must be before a missing one counts as missed: the hook
 /// brings events within seconds, with one retry.
-const SETTLE: Duration = Duration::from_secs(60);
+pub const SETTLE: Duration = Duration::from_secs(60);
 /// How far back the System Log goes.
 const RETENTION: Duration = Duration::from_secs(90 * 86_400);
 /// Answers of 429 in a row for one page before the reading is given up
@@ -46,9 +48,11 @@ const RATE_LIMIT_RETRIES: u32 = 3;
 const MAX_RATE_WAIT: Duration = Duration::from_secs(120);
 /// The wait when Okta says it is rate-limiting but not until when.
 const DEFAULT_RATE_WAIT: Duration = Duration::from_secs(60);
-/// Pages read in one go; a reading with more goes on from its cursor at the
-/// next one.
+/// Pages the service reads in one go; a reading with more goes on from its
+/// cursor at the next one.
 const MAX_PAGES: usize = 500;
+/// Pages one `backfill` command reads at most (20 million events).
+pub const MAX_COMMAND_PAGES: usize = 20_000;
 /// Hook failures of one page logged one by one; the rest are counted.
 const FAILURES_LOGGED: usize = 10;
 
@@ -142,6 +146,21 @@ impl Backfill {
         }))
     }
 
+    /// Runs [`Backfill::run`], starting it again should it ever panic.
+    pub async fn supervise(self, store: Store, interval: Duration, stop: watch::Receiver<bool>) {
+        loop {
+            let run = tokio::spawn(self.clone().run(store.clone(), interval, stop.clone()));
+            let mut run = crate::service::AbortOnDrop(run);
+            match (&mut run.0).await {
+                Err(e) if e.is_panic() => {
+                    tracing::error!("The System Log reading failed; starting it again.");
+                    tokio::time::sleep(interval.min(Duration::from_secs(60))).await;
+                }
+                _ => return,
+            }
+        }
+    }
+
     /// Reads now, then every `interval`, until `stop` turns true.
     pub async fn run(self, store: Store, interval: Duration, mut stop: watch::Receiver<bool>) {
         if let Ok(Some(position)) = store.log_position().await {
@@ -188,60 +207,117 @@ impl Backfill {
     /// The service's reading: from its stored position (or a cursor left
     /// by a reading cut short) up to a minute ago.
     pub async fn catch_up(&self, store: &Store) -> Result<Report, BackfillError> {
-        let position = store.log_position().await?.unwrap_or_default();
+        let until = SystemTime::now() - SETTLE;
+        let position = self.position(store, until).await?;
         let filter = self.event_types.join(",");
-        if let (Some(cursor), Some(until), Some(true)) = (
-            &position.cursor,
-            position.cursor_until,
-            position.cursor_filter.as_ref().map(|f| *f == filter),
-        ) && let Ok(url) = Url::parse(cursor)
-            && self.log.is_own_page(&url)
-        {
-            tracing::info!(
-                until = %crate::okta::syslog::okta_time(until.into()),
-                "Going on with a System Log reading that was cut short."
-            );
-            return self
-                .read(url, until, Target::Store(store), Some(position))
-                .await;
-        }
-
-        let now = SystemTime::now();
-        let until = now - SETTLE;
-        let since = match position.reconciled_until {
-            Some(reconciled) => reconciled.checked_sub(self.margin).unwrap_or(reconciled),
-            None => {
-                let since = until - self.margin;
+        let resumed = match (&position.cursor, position.cursor_until) {
+            (Some(cursor), Some(cursor_until))
+                if position.cursor_filter.as_deref() == Some(filter.as_str()) =>
+            {
+                Url::parse(cursor)
+                    .ok()
+                    .filter(|url| self.log.is_own_page(url))
+                    .map(|url| (url, cursor_until))
+            }
+            _ => None,
+        };
+        let reading = match resumed {
+            Some((url, cursor_until)) => {
                 tracing::info!(
-                    since = %crate::okta::syslog::okta_time(since.into()),
+                    until = %okta_time(cursor_until.into()),
+                    "Going on with a System Log reading that was cut short."
+                );
+                self.read(
+                    url,
+                    cursor_until,
+                    Target::Store(store),
+                    Some(position.clone()),
+                )
+                .await
+            }
+            None => {
+                let reconciled = position.reconciled_until.unwrap_or(until);
+                let since = reconciled.checked_sub(self.margin).unwrap_or(reconciled);
+                let oldest = SystemTime::now() - RETENTION;
+                let since = if since < oldest {
+                    tracing::warn!(
+                        "The System Log was last read more than 90 days ago; \
+                         events older than 90 days are gone from it."
+                    );
+                    oldest
+                } else {
+                    since
+                };
+                if since >= until {
+                    return Ok(Report::default());
+                }
+                let first = self
+                    .log
+                    .first_page(since.into(), until.into(), &self.event_types);
+                self.read(first, until, Target::Store(store), Some(position.clone()))
+                    .await
+            }
+        };
+        if let Err(error) = &reading
+            && !error.is_transient()
+        {
+            self.drop_cursor(store).await?;
+        }
+        reading
+    }
+
+    /// The stored position, made sound first: a new store starts reading at
+    /// `until` (less the margin), recorded at once so that failed first
+    /// readings do not move the start on; a position in the future (a clock
+    /// that was wrong) is brought back to `until`.
+    async fn position(&self, store: &Store, until: SystemTime) -> Result<LogPosition, StoreError> {
+        let mut position = store.log_position().await?.unwrap_or_default();
+        match position.reconciled_until {
+            None => {
+                tracing::info!(
+                    since = %okta_time((until.checked_sub(self.margin).unwrap_or(until)).into()),
                     "Reading the System Log for the first time; \
                      run `okta-mfa-notifier backfill --since` to look further back."
                 );
-                since
             }
-        };
-        let oldest = now - RETENTION;
-        let since = if since < oldest {
-            tracing::warn!(
-                "The System Log was last read more than 90 days ago; \
-                 events older than 90 days are gone from it."
-            );
-            oldest
-        } else {
-            since
-        };
-        if since >= until {
-            return Ok(Report::default());
+            Some(reconciled) if reconciled > until => {
+                tracing::warn!(
+                    stored = %okta_time(reconciled.into()),
+                    "The stored System Log position is in the future; reading from now on."
+                );
+            }
+            Some(_) => return Ok(position),
         }
-        let first = self
-            .log
-            .first_page(since.into(), until.into(), &self.event_types);
-        self.read(first, until, Target::Store(store), Some(position))
-            .await
+        position.reconciled_until = Some(until);
+        position.cursor = None;
+        position.cursor_until = None;
+        position.cursor_filter = None;
+        store.save_log_position(position.clone()).await?;
+        self.show_position(&position);
+        Ok(position)
+    }
+
+    /// Forgets the cursor of a reading Okta will not go on with, so that the
+    /// next reading starts afresh from the stored position.
+    async fn drop_cursor(&self, store: &Store) -> Result<(), StoreError> {
+        let Some(mut position) = store.log_position().await? else {
+            return Ok(());
+        };
+        if position.cursor.take().is_some() {
+            position.cursor_until = None;
+            position.cursor_filter = None;
+            store.save_log_position(position).await?;
+            tracing::warn!(
+                "Dropped the cursor of a System Log reading that cannot go on; \
+                 the next reading starts again from the stored position."
+            );
+        }
+        Ok(())
     }
 
     /// One reading of the events published in `[since, until)`; the
-    /// service's stored position is left as it is.
+    /// service's stored position is left as it is. A reading that cannot
+    /// reach its end (more than [`MAX_COMMAND_PAGES`]) is an error.
     pub async fn read_range(
         &self,
         since: OffsetDateTime,
@@ -253,7 +329,8 @@ impl Backfill {
     }
 
     /// Reads from `url` to the last page. With a `position`, it is the
-    /// service's reading, whose progress is stored page by page.
+    /// service's reading, whose progress is stored page by page, and which
+    /// goes on at the next reading after [`MAX_PAGES`].
     async fn read(
         &self,
         mut url: Url,
@@ -265,15 +342,25 @@ impl Backfill {
             until: Some(until),
             ..Report::default()
         };
-        for _ in 0..MAX_PAGES {
+        let max_pages = if position.is_some() {
+            MAX_PAGES
+        } else {
+            MAX_COMMAND_PAGES
+        };
+        let mut seen = HashSet::new();
+        loop {
+            seen.insert(url.clone());
             let page = self.page(&url).await?;
             let newest = self.take(&page, target, &mut report).await?;
             if page.foreign_next {
                 return Err(SystemLogError::ForeignLink.into());
             }
-            let next = page.next.filter(|next| *next != url);
+            if page.next.as_ref().is_some_and(|next| seen.contains(next)) {
+                return Err(SystemLogError::BadLink("leads back to a page already read").into());
+            }
+            let next = page.next;
             if let (Some(position), Target::Store(store)) = (&mut position, target) {
-                if newest > position.last_published {
+                if is_later(newest.as_deref(), position.last_published.as_deref()) {
                     position.last_published = newest;
                 }
                 match &next {
@@ -297,6 +384,19 @@ impl Backfill {
             let Some(next) = next else {
                 return Ok(report);
             };
+            if report.pages >= max_pages {
+                if position.is_none() {
+                    return Err(SystemLogError::BadLink(
+                        "chain is longer than one command reads; use a shorter range",
+                    )
+                    .into());
+                }
+                tracing::warn!(
+                    pages = report.pages,
+                    "Read as many System Log pages as one reading may; the rest follows at the next."
+                );
+                return Ok(report);
+            }
             if page.rate.remaining == Some(0) {
                 let wait = rate_wait(page.rate);
                 tracing::info!(
@@ -307,11 +407,6 @@ impl Backfill {
             }
             url = next;
         }
-        tracing::info!(
-            pages = MAX_PAGES,
-            "Read as many System Log pages as one reading may; the rest follows at the next."
-        );
-        Ok(report)
     }
 
     /// Reads one page, waiting out Okta's rate limit a few times.
@@ -347,7 +442,11 @@ impl Backfill {
         report.events += delivery.len();
 
         let found = OffsetDateTime::now_utc();
-        let mut alerts = selection::select(&delivery, &self.rules).alerts;
+        let selection = selection::select(&delivery, &self.rules);
+        self.metrics
+            .events_unreadable
+            .inc_by(selection.unreadable as u64);
+        let mut alerts = selection.alerts;
         for alert in &mut alerts {
             alert.mark_recovered(found);
         }
@@ -456,11 +555,23 @@ fn rate_wait(rate: RateLimit) -> Duration {
     let Some(reset) = rate.reset else {
         return DEFAULT_RATE_WAIT;
     };
-    let reset = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
+    let Some(reset) = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(reset)) else {
+        return MAX_RATE_WAIT;
+    };
     reset
         .duration_since(SystemTime::now())
         .unwrap_or_default()
         .clamp(Duration::from_secs(1), MAX_RATE_WAIT)
+}
+
+/// Whether System Log time `a` is later than `b`, comparing times, not text.
+fn is_later(a: Option<&str>, b: Option<&str>) -> bool {
+    let parse = |t: &str| OffsetDateTime::parse(t, &Rfc3339).ok();
+    match (a.and_then(parse), b.and_then(parse)) {
+        (Some(a), Some(b)) => a > b,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
 }
 
 /// One WARN for one delivery Okta could not make.
@@ -494,6 +605,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn later_compares_times_not_text() {
+        assert!(is_later(
+            Some("2026-10-24T09:00:00Z"),
+            Some("2026-10-24T08:59:59.999+00:00")
+        ));
+        assert!(!is_later(
+            Some("2026-10-24T09:00:00+02:00"),
+            Some("2026-10-24T08:00:00Z")
+        ));
+        assert!(is_later(Some("2026-10-24T09:00:00Z"), None));
+        assert!(!is_later(Some("not a time"), Some("2026-10-24T09:00:00Z")));
+    }
+
+    #[test]
     fn rate_limit_waits_are_bounded() {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -508,6 +633,8 @@ mod tests {
         assert_eq!(wait(None), DEFAULT_RATE_WAIT);
         assert_eq!(wait(Some(0)), Duration::from_secs(1), "a reset in the past");
         assert_eq!(wait(Some(now + 100_000)), MAX_RATE_WAIT);
+        assert_eq!(wait(Some(u64::MAX)), MAX_RATE_WAIT, "no overflow");
+        assert_eq!(wait(Some(1 << 63)), MAX_RATE_WAIT, "no overflow");
         let soon = wait(Some(now + 5));
         assert!(
             soon > Duration::from_secs(3) && soon <= Duration::from_secs(5),

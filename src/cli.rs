@@ -96,7 +96,8 @@ pub struct BackfillArgs {
     /// System Log keeps 90 days.
     #[arg(long, value_parser = rfc3339)]
     pub since: OffsetDateTime,
-    /// End of the range, RFC 3339; now when omitted.
+    /// End of the range, RFC 3339; a minute ago when omitted or later (newer
+    /// events are still on their way by hook).
     #[arg(long, value_parser = rfc3339)]
     pub until: Option<OffsetDateTime>,
     /// Print the Slack requests of the alerts that would be stored instead
@@ -293,12 +294,15 @@ async fn backfill(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<()
             "backfill reads the Okta System Log: set okta.org_url and okta.api_token (or okta.api_token_file)"
         );
     };
-    let now = OffsetDateTime::now_utc();
-    let until = args.until.unwrap_or(now).min(now);
+    // Events of the last minute may still be on their way by hook; reading
+    // them now would call them recovered.
+    let latest = OffsetDateTime::now_utc() - backfill::SETTLE;
+    let until = args.until.unwrap_or(latest).min(latest);
     anyhow::ensure!(
-        args.since < until,
-        "--since must be earlier than --until (and than now)"
+        okta_time(args.since) < okta_time(until),
+        "--since must be earlier than --until (and than a minute ago)"
     );
+    let now = OffsetDateTime::now_utc();
     if now - args.since > time::Duration::days(90) {
         eprintln!(
             "backfill: the System Log keeps 90 days; Okta may refuse or return nothing before that"

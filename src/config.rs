@@ -419,6 +419,17 @@ impl Settings {
             if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
                 bail!("okta.org_url must be an https URL such as https://acme.okta.com");
             }
+            if !url.username().is_empty()
+                || url.password().is_some()
+                || url.query().is_some()
+                || url.fragment().is_some()
+                || url.path() != "/"
+            {
+                bail!(
+                    "okta.org_url must be the org's address alone, such as https://acme.okta.com \
+                     (no user, password, path or query)"
+                );
+            }
         }
         if let Some(token) = &self.okta.api_token
             && token.expose_secret().is_empty()
@@ -689,6 +700,22 @@ mod tests {
             (
                 "[okta]\nauth_secrets=[\"s\"]\norg_url = \"acme\"\n",
                 "okta.org_url",
+            ),
+            (
+                "[okta]\nauth_secrets=[\"s\"]\norg_url = \"https://u:p@acme.okta.com\"\n",
+                "okta.org_url",
+            ),
+            (
+                "[okta]\nauth_secrets=[\"s\"]\norg_url = \"https://acme.okta.com/app?x=1\"\n",
+                "okta.org_url",
+            ),
+            (
+                "[okta]\nauth_secrets=[\"s\"]\nbackfill_timeout_secs = 0\n",
+                "okta.backfill_timeout_secs",
+            ),
+            (
+                "[okta]\nauth_secrets=[\"s\"]\nbackfill_margin_secs = 90000\n",
+                "okta.backfill_margin_secs",
             ),
             (
                 "[okta]\nauth_secrets=[\"s\"]\n[slack]\nbot_token = \"x\"\n",

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use crate::alert::{ActorKind, Alert};
 use crate::okta::Delivery;
 use crate::okta::delivery::EventSlot;
+use crate::text::Untrusted;
 
 /// Unreadable events of one delivery logged one by one; the rest are counted.
 const UNREADABLE_LOGGED: usize = 10;
@@ -68,7 +69,7 @@ pub fn select(delivery: &Delivery<'_>, rules: &Rules) -> Selection {
                 selection.unreadable += 1;
                 if selection.unreadable <= UNREADABLE_LOGGED {
                     tracing::warn!(
-                        event_id = ?delivery.event_id.as_deref().unwrap_or("-"),
+                        event_id = %Untrusted(delivery.event_id.as_deref().unwrap_or("-")),
                         position,
                         error = %reason,
                         "Skipped an event that cannot be read."
@@ -79,7 +80,7 @@ pub fn select(delivery: &Delivery<'_>, rules: &Rules) -> Selection {
     }
     if selection.unreadable > UNREADABLE_LOGGED {
         tracing::warn!(
-            event_id = ?delivery.event_id.as_deref().unwrap_or("-"),
+            event_id = %Untrusted(delivery.event_id.as_deref().unwrap_or("-")),
             skipped = selection.unreadable,
             "Skipped more events that cannot be read; only the first are logged one by one."
         );

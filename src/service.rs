@@ -127,7 +127,7 @@ impl Service {
                     interval_secs = interval.as_secs(),
                     "Reading the Okta System Log for events the hook misses."
                 );
-                Some(AbortOnDrop(tokio::spawn(backfill.run(
+                Some(AbortOnDrop(tokio::spawn(backfill.supervise(
                     service_store.clone(),
                     interval,
                     stopped.clone(),

@@ -36,7 +36,12 @@ impl fmt::Display for Untrusted<'_> {
 
 /// Keeps at most `max` items of a list for a log line, saying how many more.
 pub fn first_of(items: &[String], max: usize) -> String {
-    let shown = items[..items.len().min(max)].join(",");
+    // A comma inside an item is escaped, so that one item never reads as two.
+    let shown = items[..items.len().min(max)]
+        .iter()
+        .map(|item| item.replace(',', "\\u{2c}"))
+        .collect::<Vec<_>>()
+        .join(",");
     match items.len().saturating_sub(max) {
         0 => shown,
         more => format!("{shown} and {more} more"),
@@ -59,5 +64,11 @@ mod tests {
         let items: Vec<String> = (0..5).map(|i| i.to_string()).collect();
         assert_eq!(first_of(&items, 3), "0,1,2 and 2 more");
         assert_eq!(first_of(&items, 10), "0,1,2,3,4");
+        let forged = ["a,forged".to_owned(), "b".to_owned()];
+        assert_eq!(
+            first_of(&forged, 10),
+            "a\\u{2c}forged,b",
+            "one item stays one"
+        );
     }
 }

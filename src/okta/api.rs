@@ -113,6 +113,20 @@ impl OktaApi {
         &self.base
     }
 
+    /// `text` with the token, should it appear, replaced by `[redacted]`:
+    /// for messages that quote what a server answered.
+    pub(super) fn redact(&self, text: &str) -> String {
+        let authorization = self.authorization.expose_secret();
+        let token = authorization
+            .split_once(' ')
+            .map_or(authorization, |(_, token)| token);
+        if token.is_empty() {
+            return text.to_owned();
+        }
+        text.replace(authorization, "[redacted]")
+            .replace(token, "[redacted]")
+    }
+
     /// A GET of `url` with the token, answered as JSON within `timeout`.
     pub(super) fn get(&self, url: Url, timeout: Duration) -> reqwest::RequestBuilder {
         self.http

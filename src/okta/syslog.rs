@@ -82,6 +82,9 @@ pub enum SystemLogError {
     /// A next link pointed outside the org's System Log.
     #[error("Okta's next link does not point at this org's System Log; not followed")]
     ForeignLink,
+    /// A next link cannot be read, or leads back to a page already read.
+    #[error("Okta's next link {0}")]
+    BadLink(&'static str),
     /// The page is not a JSON list of events.
     #[error("a System Log page is not a list of events: {0}")]
     Body(String),
@@ -95,7 +98,7 @@ impl SystemLogError {
         match self {
             Self::RateLimited(_) | Self::Request(_) => true,
             Self::Status { status, .. } => *status >= 500,
-            Self::ForeignLink | Self::Body(_) => false,
+            Self::ForeignLink | Self::BadLink(_) | Self::Body(_) => false,
         }
     }
 }
@@ -166,17 +169,18 @@ impl SystemLog {
             })?;
         let status = response.status();
         let rate = rate_limit(response.headers());
-        let next = next_link(response.headers());
         if status.as_u16() == 429 {
             return Err(SystemLogError::RateLimited(rate));
         }
+        let next = next_link(response.headers(), url);
         let body = read_limited(response).await?;
         if !status.is_success() {
             return Err(SystemLogError::Status {
                 status: status.as_u16(),
-                summary: error_summary(&body),
+                summary: self.api.redact(&error_summary(&body)),
             });
         }
+        let next = next?;
         let foreign_next = next.as_ref().is_some_and(|next| !self.is_own_page(next));
         Ok(LogPage {
             body,
@@ -189,7 +193,13 @@ impl SystemLog {
 
 /// Reads a body of at most [`MAX_PAGE_BYTES`].
 async fn read_limited(mut response: reqwest::Response) -> Result<Bytes, SystemLogError> {
-    let failed = |e: reqwest::Error| SystemLogError::Request(e.without_url().to_string());
+    let failed = |e: reqwest::Error| {
+        SystemLogError::Request(if e.is_timeout() {
+            "timed out".into()
+        } else {
+            e.without_url().to_string()
+        })
+    };
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = response.chunk().await.map_err(failed)? {
         if body.len() + chunk.len() > MAX_PAGE_BYTES {
@@ -239,26 +249,32 @@ fn rate_limit(headers: &HeaderMap) -> RateLimit {
     }
 }
 
-/// The target of the first `rel="next"` link among all `Link` headers.
-fn next_link(headers: &HeaderMap) -> Option<Url> {
-    headers
+/// The target of the first `rel="next"` link among all `Link` headers,
+/// resolved against the page's own URL; a next link that cannot be read is
+/// an error, never the end.
+fn next_link(headers: &HeaderMap, page: &Url) -> Result<Option<Url>, SystemLogError> {
+    let values: Vec<String> = headers
         .get_all(LINK)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(links)
-        .find(|(_, rels)| {
-            rels.split(';').any(|param| {
-                let param = param.trim();
-                param
-                    .strip_prefix("rel=")
-                    .map(|rel| rel.trim_matches('"'))
-                    .is_some_and(|rel| {
-                        rel.split_whitespace()
-                            .any(|r| r.eq_ignore_ascii_case("next"))
-                    })
-            })
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    let Some((target, _)) = values.iter().flat_map(|v| links(v)).find(|(_, rels)| {
+        rels.split(';').any(|param| {
+            let param = param.trim();
+            param
+                .strip_prefix("rel=")
+                .map(|rel| rel.trim_matches('"'))
+                .is_some_and(|rel| {
+                    rel.split_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("next"))
+                })
         })
-        .and_then(|(target, _)| Url::parse(target).ok())
+    }) else {
+        return Ok(None);
+    };
+    page.join(target.trim())
+        .map(Some)
+        .map_err(|_| SystemLogError::BadLink("cannot be read"))
 }
 
 /// The `<target>; params` pairs of one `Link` header value (RFC 8288).
@@ -352,7 +368,8 @@ mod tests {
                 "<https://acme.okta.com/api/v1/logs?after=1627500044869_1&limit=1000>; rel=\"next\"",
             ),
         );
-        let next = next_link(&headers).expect("next");
+        let page = Url::parse("https://acme.okta.com/api/v1/logs?since=x").expect("url");
+        let next = next_link(&headers, &page).expect("readable").expect("next");
         assert_eq!(
             next.query_pairs()
                 .find(|(k, _)| k == "after")
@@ -368,17 +385,42 @@ mod tests {
             ),
         );
         assert_eq!(
-            next_link(&one_line).map(|u| u.query().unwrap_or_default().to_owned()),
+            next_link(&one_line, &page)
+                .expect("readable")
+                .map(|u| u.query().unwrap_or_default().to_owned()),
             Some("after=2".to_owned())
         );
+
+        let mut relative = HeaderMap::new();
+        relative.insert(
+            LINK,
+            HeaderValue::from_static("</api/v1/logs?after=3>; rel=\"next\""),
+        );
+        assert_eq!(
+            next_link(&relative, &page)
+                .expect("readable")
+                .map(|u| u.to_string()),
+            Some("https://acme.okta.com/api/v1/logs?after=3".to_owned()),
+            "a relative link is resolved, not taken as the end"
+        );
+        let mut unreadable = HeaderMap::new();
+        unreadable.insert(
+            LINK,
+            HeaderValue::from_static("<http://[::1>; rel=\"next\""),
+        );
+        assert!(next_link(&unreadable, &page).is_err());
 
         let mut only_self = HeaderMap::new();
         only_self.insert(
             LINK,
             HeaderValue::from_static("<https://acme.okta.com/api/v1/logs?a=1>; rel=\"self\""),
         );
-        assert!(next_link(&only_self).is_none());
-        assert!(next_link(&HeaderMap::new()).is_none());
+        assert!(next_link(&only_self, &page).expect("readable").is_none());
+        assert!(
+            next_link(&HeaderMap::new(), &page)
+                .expect("readable")
+                .is_none()
+        );
     }
 
     #[test]

@@ -133,8 +133,10 @@ fn metric(samples: &HashMap<String, f64>, name: &str) -> f64 {
 #[tokio::test]
 async fn an_event_the_hook_missed_is_alerted_once_as_recovered() {
     let okta = MockServer::start().await;
+    let unreadable = json!({"uuid": 7, "published": "2026-10-24T08:42:17Z",
+        "eventType": "user.mfa.factor.reset_all"});
     logs()
-        .respond_with(page(vec![reset_event("missed-1", USER)]))
+        .respond_with(page(vec![reset_event("missed-1", USER), unreadable]))
         .mount(&okta)
         .await;
     let mut app = spawn(backfilling(&okta, "")).await;
@@ -173,6 +175,10 @@ async fn an_event_the_hook_missed_is_alerted_once_as_recovered() {
     assert_eq!(metric(&samples, "alerts_recovered_total"), 1.0);
     assert!(metric(&samples, "backfill_runs_total{result=\"ok\"}") >= 2.0);
     assert!(metric(&samples, "backfill_reconciled_until_seconds") > 0.0);
+    assert!(
+        metric(&samples, "events_unreadable_total") >= 1.0,
+        "an event the System Log gave that cannot be read is counted"
+    );
 }
 
 #[tokio::test]
@@ -288,7 +294,8 @@ async fn every_page_is_read_by_following_next_links() {
     logs()
         .and(query_param("after", "p2"))
         .respond_with(
-            page(vec![reset_event("page-2", USER)]).append_header("link", next("p3").as_str()),
+            page(vec![reset_event("page-2", USER)])
+                .append_header("link", "</api/v1/logs?after=p3&limit=1000>; rel=\"next\""),
         )
         .mount(&okta)
         .await;
@@ -550,7 +557,6 @@ async fn a_reading_cut_short_resumes_from_its_cursor_after_a_restart() {
             .is_some_and(|c| c.contains("after=p2")),
         "{stored:?}"
     );
-    assert!(stored.reconciled_until.is_none(), "the reading did not end");
 
     logs()
         .and(query_param("after", "p2"))
@@ -680,9 +686,10 @@ async fn the_backfill_command_says_what_went_wrong() {
         .await;
     Mock::given(method("GET"))
         .and(path("/api/v1/logs"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(
-            json!({"errorCode": "E0000011", "errorSummary": "Invalid token provided"}),
-        ))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "errorCode": "E0000011",
+            "errorSummary": format!("Invalid token provided: SSWS {TOKEN}")
+        })))
         .with_priority(10)
         .mount(&okta)
         .await;
@@ -716,6 +723,10 @@ async fn the_backfill_command_says_what_went_wrong() {
     assert!(
         stderr(&refused).contains("E0000011: Invalid token provided"),
         "{refused:?}"
+    );
+    assert!(
+        !stderr(&refused).contains(TOKEN),
+        "a token Okta's answer quotes is not printed: {refused:?}"
     );
 
     let backwards = cli(
@@ -772,4 +783,139 @@ async fn dry_runs_know_factor_removals_already_folded() {
         stderr(&dry).contains("0 would be alerted, 5 already known"),
         "{dry:?}"
     );
+}
+
+#[tokio::test]
+async fn the_backfill_command_stops_at_a_circle_of_next_links_and_says_so() {
+    let okta = MockServer::start().await;
+    let link = |after: &str| format!("</api/v1/logs?after={after}>; rel=\"next\"");
+    logs()
+        .and(query_param_is_missing("after"))
+        .respond_with(page(vec![]).append_header("link", link("a").as_str()))
+        .mount(&okta)
+        .await;
+    logs()
+        .and(query_param("after", "a"))
+        .respond_with(page(vec![]).append_header("link", link("b").as_str()))
+        .mount(&okta)
+        .await;
+    logs()
+        .and(query_param("after", "b"))
+        .respond_with(page(vec![]).append_header("link", link("a").as_str()))
+        .mount(&okta)
+        .await;
+    let dir = tempfile::tempdir().expect("dir");
+
+    let circling = cli(
+        &okta,
+        &store_in(&dir),
+        &["backfill", "--since", SINCE, "--until", UNTIL],
+    );
+    assert_eq!(circling.status.code(), Some(1), "{circling:?}");
+    assert!(
+        stderr(&circling).contains("leads back to a page already read"),
+        "{circling:?}"
+    );
+    assert_eq!(log_requests(&okta).await.len(), 3);
+
+    let latest = cli(&okta, &store_in(&dir), &["backfill", "--since", SINCE]);
+    let until = query(&log_requests(&okta).await[3], "until").expect("until");
+    assert!(
+        until <= okta_time((SystemTime::now() - Duration::from_secs(59)).into()),
+        "the newest minute is left to the hook: {until} ({latest:?})"
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_okta_refuses_is_dropped_and_new_events_still_come() {
+    let okta = MockServer::start().await;
+    let calls: Arc<Mutex<usize>> = Arc::default();
+    let seen = Arc::clone(&calls);
+    let next = format!("<{}/api/v1/logs?after=poison>; rel=\"next\"", okta.uri());
+    logs()
+        .and(query_param("after", "poison"))
+        .respond_with(move |_: &Request| {
+            let mut calls = seen.lock().expect("lock");
+            *calls += 1;
+            if *calls == 1 {
+                ResponseTemplate::new(503)
+            } else {
+                ResponseTemplate::new(400).set_body_json(
+                    json!({"errorCode": "E0000031", "errorSummary": "Invalid search criteria."}),
+                )
+            }
+        })
+        .mount(&okta)
+        .await;
+    logs()
+        .and(query_param_is_missing("after"))
+        .respond_with(
+            page(vec![reset_event("before-poison", USER)]).append_header("link", next.as_str()),
+        )
+        .up_to_n_times(1)
+        .mount(&okta)
+        .await;
+    logs()
+        .and(query_param_is_missing("after"))
+        .respond_with(
+            page(vec![
+                reset_event("before-poison", USER),
+                reset_event("after-poison", USER),
+            ])
+            .append_header("link", next.as_str()),
+        )
+        .mount(&okta)
+        .await;
+    let app = spawn(backfilling(&okta, "")).await;
+
+    app.wait_delivered("after-poison").await;
+    let bodies = app.slack_bodies().await;
+    assert_eq!(about(&bodies, "before-poison").len(), 1);
+    assert_eq!(about(&bodies, "after-poison").len(), 1);
+}
+
+#[tokio::test]
+async fn the_first_start_is_remembered_while_okta_fails() {
+    let okta = MockServer::start().await;
+    logs()
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&okta)
+        .await;
+    let app = spawn(backfilling(&okta, "backfill_margin_secs = 0")).await;
+
+    let requests = wait_for_log_requests(&okta, 3).await;
+    let sinces: Vec<Option<String>> = requests.iter().map(|r| query(r, "since")).collect();
+    assert!(
+        sinces.iter().all(|since| since == &sinces[0]),
+        "every failed first reading starts where the first did: {sinces:?}"
+    );
+    drop(app);
+}
+
+#[tokio::test]
+async fn a_stored_position_in_the_future_is_brought_back() {
+    let dir = tempfile::tempdir().expect("dir");
+    let tomorrow = SystemTime::now() + Duration::from_secs(86_400);
+    Store::open(&store_in(&dir))
+        .expect("store")
+        .save_log_position(okta_mfa_notifier::store::LogPosition {
+            reconciled_until: Some(tomorrow),
+            ..Default::default()
+        })
+        .await
+        .expect("save");
+    let okta = MockServer::start().await;
+    logs()
+        .respond_with(page(vec![reset_event("despite-the-clock", USER)]))
+        .mount(&okta)
+        .await;
+    let app = spawn(Options {
+        store_path: Some(store_in(&dir)),
+        ..backfilling(&okta, "")
+    })
+    .await;
+
+    app.wait_delivered("despite-the-clock").await;
+    let gauge = metric(&metrics(&app).await, "backfill_reconciled_until_seconds");
+    assert!(gauge > 0.0 && gauge <= now_secs() as f64, "{gauge}");
 }
