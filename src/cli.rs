@@ -237,22 +237,13 @@ async fn replay(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<()> {
             .map(|a| a.event_uuid.clone())
             .collect();
         let known = known_events(&settings.store.path, uuids).await?;
-        let console = settings
-            .okta
-            .org_url
-            .as_deref()
-            .and_then(AdminConsole::from_org_url);
-        let channel = settings.slack.channel.as_deref().unwrap_or_default();
-        let mut fresh = 0;
-        for alert in selection
+        let fresh: Vec<_> = selection
             .alerts
             .iter()
             .filter(|a| !known.contains(&a.event_uuid))
-        {
-            let request = message::render(alert, channel, console.as_ref());
-            println!("{}", serde_json::to_string(&request)?);
-            fresh += 1;
-        }
+            .collect();
+        print_requests(settings, &fresh)?;
+        let fresh = fresh.len();
         eprintln!(
             "replay (dry run): {} events, {selected} selected, {fresh} would be alerted, {} already known",
             delivery.len(),
@@ -275,6 +266,23 @@ async fn replay(settings: &Settings, args: &ReplayArgs) -> anyhow::Result<()> {
         eprintln!("replay: the running service delivers them within seconds, or at its next start");
     }
     Ok(())
+}
+
+/// Prints the Slack request of each alert, one JSON object per line.
+fn print_requests(settings: &Settings, alerts: &[&crate::alert::Alert]) -> anyhow::Result<()> {
+    let console = settings
+        .okta
+        .org_url
+        .as_deref()
+        .and_then(AdminConsole::from_org_url);
+    let channel = settings.slack.channel.as_deref().unwrap_or_default();
+    let mut lines = String::new();
+    for alert in alerts {
+        let request = message::render(alert, channel, console.as_ref());
+        lines.push_str(&serde_json::to_string(&request)?);
+        lines.push('\n');
+    }
+    write_stdout(&lines)
 }
 
 /// Which of `uuids` the store already holds, without creating a store.
@@ -333,16 +341,7 @@ async fn backfill(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<()
     };
     let range = format!("{} to {}", okta_time(args.since), okta_time(until));
     if args.dry_run {
-        let console = settings
-            .okta
-            .org_url
-            .as_deref()
-            .and_then(AdminConsole::from_org_url);
-        let channel = settings.slack.channel.as_deref().unwrap_or_default();
-        for alert in &report.would_alert {
-            let request = message::render(alert, channel, console.as_ref());
-            println!("{}", serde_json::to_string(&request)?);
-        }
+        print_requests(settings, &report.would_alert.iter().collect::<Vec<_>>())?;
         eprintln!(
             "backfill (dry run), {range}: {} events on {} pages, {} selected, {} would be alerted, {} already known, {} failed hook deliveries reported by Okta",
             report.events,

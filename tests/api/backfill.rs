@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
 
-use crate::helpers::{Options, TestApp, delivery, example, reset_event, spawn};
+use crate::helpers::{Options, delivery, example, reset_event, spawn};
 
 const TOKEN: &str = "okta-api-test-token";
 const USER: (&str, &str, &str) = ("00uMissed00000000001", "missed@example.com", "Missed User");
@@ -103,26 +103,6 @@ fn about(messages: &[Value], uuid: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Every sample of the metrics text, by its name with labels.
-async fn metrics(app: &TestApp) -> HashMap<String, f64> {
-    let text = app
-        .http
-        .get(format!("http://{}/metrics", app.admin_address))
-        .send()
-        .await
-        .expect("admin answers")
-        .text()
-        .await
-        .expect("body");
-    text.lines()
-        .filter(|line| !line.starts_with('#') && !line.is_empty())
-        .filter_map(|line| {
-            let (name, value) = line.rsplit_once(' ')?;
-            Some((name.to_owned(), value.parse().ok()?))
-        })
-        .collect()
-}
-
 fn metric(samples: &HashMap<String, f64>, name: &str) -> f64 {
     samples
         .get(&format!("okta_mfa_notifier_{name}"))
@@ -171,7 +151,7 @@ async fn an_event_the_hook_missed_is_alerted_once_as_recovered() {
     let since = query(first, "since").expect("since");
     assert!(since < until && until < okta_time(SystemTime::now().into()));
 
-    let samples = metrics(&app).await;
+    let samples = app.metrics().await;
     assert_eq!(metric(&samples, "alerts_recovered_total"), 1.0);
     assert!(metric(&samples, "backfill_runs_total{result=\"ok\"}") >= 2.0);
     assert!(metric(&samples, "backfill_reconciled_until_seconds") > 0.0);
@@ -203,7 +183,7 @@ async fn an_event_that_came_by_hook_first_is_not_alerted_again() {
     let alerts = about(&messages, "both-ways-1");
     assert_eq!(alerts.len(), 1, "{messages:#?}");
     assert!(!alerts[0].to_string().contains("Recovered"));
-    assert_eq!(metric(&metrics(&app).await, "alerts_recovered_total"), 0.0);
+    assert_eq!(metric(&app.metrics().await, "alerts_recovered_total"), 0.0);
 }
 
 #[tokio::test]
@@ -353,7 +333,7 @@ async fn a_next_link_to_another_host_is_not_followed() {
     );
     assert!(
         metric(
-            &metrics(&app).await,
+            &app.metrics().await,
             "backfill_runs_total{result=\"failed\"}"
         ) >= 1.0
     );
@@ -392,7 +372,7 @@ async fn a_rate_limit_is_waited_out_until_its_reset() {
         "asked again after {waited:?}, before the reset"
     );
     assert_eq!(
-        metric(&metrics(&app).await, "backfill_runs_total{result=\"ok\"}"),
+        metric(&app.metrics().await, "backfill_runs_total{result=\"ok\"}"),
         1.0
     );
 }
@@ -434,7 +414,7 @@ async fn okta_failures_are_retried_later_and_never_hold_up_the_hook() {
     );
 
     app.wait_delivered("finally-read").await;
-    let samples = metrics(&app).await;
+    let samples = app.metrics().await;
     assert_eq!(
         metric(&samples, "backfill_runs_total{result=\"failed\"}"),
         2.0,
@@ -470,7 +450,7 @@ async fn hook_delivery_failures_are_counted_once() {
     let seen = log_requests(&okta).await.len();
     wait_for_log_requests(&okta, seen + 2).await;
     assert_eq!(
-        metric(&metrics(&app).await, "okta_hook_delivery_failures_total"),
+        metric(&app.metrics().await, "okta_hook_delivery_failures_total"),
         1.0
     );
     let messages = app.slack_messages().await;
@@ -916,6 +896,6 @@ async fn a_stored_position_in_the_future_is_brought_back() {
     .await;
 
     app.wait_delivered("despite-the-clock").await;
-    let gauge = metric(&metrics(&app).await, "backfill_reconciled_until_seconds");
+    let gauge = metric(&app.metrics().await, "backfill_reconciled_until_seconds");
     assert!(gauge > 0.0 && gauge <= now_secs() as f64, "{gauge}");
 }

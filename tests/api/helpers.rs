@@ -320,6 +320,30 @@ impl TestApp {
         self.slack_bodies().await
     }
 
+    /// Every sample of the admin listener's `/metrics`, by its name with labels.
+    pub async fn metrics(&self) -> std::collections::HashMap<String, f64> {
+        let text = self.metrics_text().await;
+        text.lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .filter_map(|line| {
+                let (name, value) = line.rsplit_once(' ')?;
+                Some((name.to_owned(), value.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// The admin listener's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        let response = self
+            .http
+            .get(format!("http://{}/metrics", self.admin_address))
+            .send()
+            .await
+            .expect("admin answers");
+        assert_eq!(response.status(), 200);
+        response.text().await.expect("metrics text")
+    }
+
     /// Bodies of every request Slack received, markers included.
     pub async fn slack_bodies(&self) -> Vec<Value> {
         self.slack

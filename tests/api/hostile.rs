@@ -138,15 +138,7 @@ async fn a_huge_retry_after_neither_crashes_nor_holds_the_channel() {
     app.wait_delivered("limited-1").await;
     let all = app.wait_delivered("limited-2").await;
     assert_eq!(all.len(), 3, "the limited call, then each alert once");
-    let metrics = app
-        .http
-        .get(format!("http://{}/metrics", app.admin_address))
-        .send()
-        .await
-        .expect("admin answers")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("okta_mfa_notifier_alerts_retried_total 1\n"),
         "the retry was scheduled, not lost to a crash:\n{metrics}"

@@ -21,19 +21,6 @@ async fn admin_get(app: &TestApp, path: &str) -> (u16, String) {
     (status, response.text().await.expect("body"))
 }
 
-/// Every sample of the metrics text, by its name with labels.
-async fn scrape(app: &TestApp) -> HashMap<String, f64> {
-    let (status, text) = admin_get(app, "/metrics").await;
-    assert_eq!(status, 200);
-    text.lines()
-        .filter(|line| !line.starts_with('#') && !line.is_empty())
-        .filter_map(|line| {
-            let (name, value) = line.rsplit_once(' ')?;
-            Some((name.to_owned(), value.parse().ok()?))
-        })
-        .collect()
-}
-
 fn delta(before: &HashMap<String, f64>, after: &HashMap<String, f64>, name: &str) -> f64 {
     after.get(name).copied().unwrap_or(0.0) - before.get(name).copied().unwrap_or(0.0)
 }
@@ -73,7 +60,7 @@ async fn health_and_readiness_follow_the_store() {
 #[tokio::test]
 async fn metrics_move_by_exactly_what_happened() {
     let app = spawn(Default::default()).await;
-    let before = scrape(&app).await;
+    let before = app.metrics().await;
 
     let admin_reset = example("01-admin-reset-all.json");
     let mixed = example("03-mixed-batch.json");
@@ -97,7 +84,7 @@ async fn metrics_move_by_exactly_what_happened() {
     app.wait_delivered("8de89b7a-dcec-5690-b68b-34110c8042cc")
         .await;
 
-    let after = scrape(&app).await;
+    let after = app.metrics().await;
     let expected = [
         (
             "okta_mfa_notifier_hook_requests_total{outcome=\"accepted\"}",
@@ -150,7 +137,7 @@ async fn failures_show_in_the_metrics() {
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let now = scrape(&app).await;
+        let now = app.metrics().await;
         if now.get("okta_mfa_notifier_dead_letters") == Some(&1.0) {
             assert_eq!(now["okta_mfa_notifier_alerts_dead_lettered_total"], 1.0);
             assert_eq!(
