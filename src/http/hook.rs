@@ -106,6 +106,9 @@ async fn take_delivery(
         unreadable = selection.unreadable,
         "Read a delivery."
     );
+    if selection.alerts.is_empty() {
+        return Ok(());
+    }
     let uuids: Vec<String> = selection
         .alerts
         .iter()

@@ -6,7 +6,8 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 use super::LogEvent;
@@ -63,16 +64,155 @@ struct DataWire<'a> {
     events: Vec<&'a RawValue>,
 }
 
-#[derive(Deserialize)]
-struct EventHead<'a> {
-    #[serde(rename = "eventType", borrow)]
-    event_type: Cow<'a, str>,
+/// The envelope read in one pass, for the common case of a well-formed
+/// body; anything it cannot take is read again the careful way, which says
+/// what is wrong.
+struct FastEnvelope<'a> {
+    event_type: Option<Cow<'a, str>>,
+    event_id: Option<String>,
+    events: Vec<&'a RawValue>,
+}
+
+impl<'de> Deserialize<'de> for FastEnvelope<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(FastEnvelopeVisitor)
+    }
+}
+
+struct FastEnvelopeVisitor;
+
+impl<'de> Visitor<'de> for FastEnvelopeVisitor {
+    type Value = FastEnvelope<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an event hook envelope")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut event_type, mut event_id, mut events) = (None, None, None);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "eventType" if event_type.is_none() => event_type = Some(map.next_value()?),
+                "eventId" if event_id.is_none() => event_id = Some(map.next_value()?),
+                "data" if events.is_none() => {
+                    events = Some(map.next_value::<FastData<'de>>()?.0);
+                }
+                "eventType" | "eventId" | "data" => {
+                    return Err(de::Error::custom("duplicate field"));
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(FastEnvelope {
+            event_type: event_type.flatten(),
+            event_id: event_id.flatten(),
+            events: events.ok_or_else(|| de::Error::missing_field("data"))?,
+        })
+    }
+}
+
+/// `data` read in the same pass: an object with an `events` list.
+struct FastData<'a>(Vec<&'a RawValue>);
+
+impl<'de> Deserialize<'de> for FastData<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(FastDataVisitor)
+    }
+}
+
+struct FastDataVisitor;
+
+impl<'de> Visitor<'de> for FastDataVisitor {
+    type Value = FastData<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object with events")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut events = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "events" {
+                if events.is_some() {
+                    return Err(de::Error::duplicate_field("events"));
+                }
+                events = Some(map.next_value()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        events
+            .map(FastData)
+            .ok_or_else(|| de::Error::missing_field("events"))
+    }
+}
+
+/// Finds an event's `eventType` and stops there: the rest of an event of a
+/// type not asked for is never read. `found` holds the type once read.
+struct EventTypeSeed<'s, 'de> {
+    found: &'s mut Option<Cow<'de, str>>,
+}
+
+impl<'de> Visitor<'de> for EventTypeSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an event with an eventType string")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "eventType" {
+                *self.found = Some(map.next_value()?);
+                return Ok(());
+            }
+            map.next_value::<IgnoredAny>()?;
+        }
+        Err(de::Error::missing_field("eventType"))
+    }
+}
+
+/// The `eventType` of one event of a batch.
+///
+/// The event's text was already checked as JSON when the batch was read, so
+/// reading stops at the type: serde_json then reports the unread rest as an
+/// error, which is no error here once the type is found. A later duplicate
+/// `eventType` is not looked at; the full read of a wanted event refuses it.
+fn event_type_of(raw: &RawValue) -> Result<Cow<'_, str>, serde_json::Error> {
+    let mut found = None;
+    let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+    let read = deserializer.deserialize_map(EventTypeSeed { found: &mut found });
+    match (found, read) {
+        (Some(event_type), _) => Ok(event_type),
+        (None, Err(e)) => Err(e),
+        (None, Ok(())) => Err(de::Error::missing_field("eventType")),
+    }
 }
 
 impl<'a> Delivery<'a> {
     /// Checks that `body` is an event-hook envelope with a `data.events` list.
     pub fn parse(body: &'a [u8]) -> Result<Self, DeliveryError> {
         let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+        if body.trim_ascii_start().starts_with(b"{")
+            && let Ok(fast) = serde_json::from_slice::<FastEnvelope<'a>>(body)
+            && fast
+                .event_type
+                .as_ref()
+                .is_none_or(|kind| kind == ENVELOPE_EVENT_TYPE)
+        {
+            return Ok(Self {
+                event_id: fast.event_id,
+                events: fast.events,
+            });
+        }
+        Self::parse_carefully(body)
+    }
+
+    /// The step by step reading of [`Delivery::parse`], which tells what is
+    /// wrong with a body.
+    fn parse_carefully(body: &'a [u8]) -> Result<Self, DeliveryError> {
         let value: &RawValue = serde_json::from_slice(body).map_err(DeliveryError::Syntax)?;
         if !is_object(value) {
             return Err(DeliveryError::Shape("the body is not a JSON object".into()));
@@ -145,15 +285,15 @@ fn read_event(raw: &RawValue, wanted: &[String]) -> EventSlot {
             reason: "not a JSON object".into(),
         };
     }
-    let head: EventHead = match serde_json::from_str(raw.get()) {
-        Ok(head) => head,
+    let event_type = match event_type_of(raw) {
+        Ok(event_type) => event_type,
         Err(e) => {
             return EventSlot::Unreadable {
                 reason: format!("no eventType string: {}", reason(&e)),
             };
         }
     };
-    if !wanted.iter().any(|w| *w == head.event_type) {
+    if !wanted.iter().any(|w| *w == event_type) {
         return EventSlot::Ignored;
     }
     match serde_json::from_str::<LogEvent>(raw.get()) {
@@ -271,6 +411,80 @@ mod tests {
         let wanted = wanted();
         let (_, slot) = delivery.events(&wanted).next().expect("one event");
         assert!(matches!(slot, EventSlot::Unreadable { reason } if !reason.contains(secretish)));
+    }
+
+    #[test]
+    fn the_one_pass_reading_agrees_with_the_careful_one() {
+        let bodies: [&[u8]; 14] = [
+            br#"{"eventType":"com.okta.event_hook","eventId":"d1","data":{"events":[{"eventType":"x"}]}}"#,
+            br#"  {"data":{"events":[]},"eventId":null,"eventType":null}"#,
+            br#"{"data":{"more":[1,{"a":"b"}],"events":[1,"two",{}]},"extra":{"data":5}}"#,
+            br#"{"eventId":"e\u0031","data":{"events":[]}}"#,
+            br#"{"eventType":"com.okta.event_hook","eventType":"other","data":{"events":[]}}"#,
+            br#"{"eventId":"a","eventId":"b","data":{"events":[]}}"#,
+            br#"{"data":{"events":[]},"data":{"events":[{}]}}"#,
+            br#"{"data":{"events":[],"events":[{}]}}"#,
+            br#"{"eventId":5,"data":{"events":[]}}"#,
+            br#"{"data":{"events":[]}} trailing"#,
+            br#"{"data":{"events":[}}"#,
+            br#"{"data":null}"#,
+            br#"{"data":[[]]}"#,
+            br#"["com.okta.event_hook","e",{"events":[]}]"#,
+        ];
+        for body in bodies {
+            let fast = Delivery::parse(body).map(|d| (d.event_id, d.events.len()));
+            let careful = Delivery::parse_carefully(body).map(|d| (d.event_id, d.events.len()));
+            match (&fast, &careful) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", String::from_utf8_lossy(body)),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                _ => panic!("{}: {fast:?} / {careful:?}", String::from_utf8_lossy(body)),
+            }
+        }
+    }
+
+    #[test]
+    fn the_event_type_is_found_wherever_it_is() {
+        let wanted = wanted();
+        for (event, expected) in [
+            (
+                r#"{"eventType":"user.mfa.factor.reset_all","uuid":"u","published":"p"}"#,
+                "wanted",
+            ),
+            (
+                r#"{"uuid":"u","published":"p","actor":{"eventType":"x"},"eventType":"user.mfa.factor.reset_all"}"#,
+                "wanted",
+            ),
+            (
+                r#"{"uuid":"u","actor":{"eventType":"user.mfa.factor.reset_all"},"eventType":"x"}"#,
+                "ignored",
+            ),
+            (
+                r#"{"event\u0054ype":"user.mfa.factor.reset_all","uuid":"u","published":"p"}"#,
+                "wanted",
+            ),
+            (
+                r#"{"eventType":"user.session.start","eventType":"user.mfa.factor.reset_all"}"#,
+                "ignored",
+            ),
+            (
+                r#"{"eventType":"user.mfa.factor.reset_all","eventType":"x","uuid":"u","published":"p"}"#,
+                "unreadable",
+            ),
+            (r#"{"eventType":7}"#, "unreadable"),
+            (r#"{"eventType":null}"#, "unreadable"),
+            (r#"{"uuid":"u"}"#, "unreadable"),
+            (r#"{}"#, "unreadable"),
+        ] {
+            let body = format!(r#"{{"data":{{"events":[{event}]}}}}"#);
+            let delivery = Delivery::parse(body.as_bytes()).expect("envelope");
+            let (_, slot) = delivery.events(&wanted).next().expect("one event");
+            let kind = match slot {
+                EventSlot::Wanted(_) => "wanted",
+                EventSlot::Ignored => "ignored",
+                EventSlot::Unreadable { .. } => "unreadable",
+            };
+            assert_eq!(kind, expected, "{event}");
+        }
     }
 
     #[test]
