@@ -6,8 +6,9 @@
 //! absent instead of failing the event: an alert with one detail missing is far
 //! better than no alert. Unknown fields are ignored.
 
-use serde::de::{DeserializeOwned, Deserializer};
+use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// One Okta System Log event.
@@ -21,7 +22,7 @@ pub struct LogEvent {
     /// System Log event type, such as `user.mfa.factor.reset_all`.
     pub event_type: String,
     /// Okta's human-readable summary.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub display_message: Option<String>,
     /// Who performed the action.
     #[serde(default, deserialize_with = "lenient")]
@@ -48,16 +49,16 @@ pub struct LogEvent {
 #[serde(rename_all = "camelCase")]
 pub struct Actor {
     /// Okta id of the principal.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub id: Option<String>,
     /// Kind of principal: `User`, `SystemPrincipal`, `PublicClientApp`, ….
-    #[serde(default, rename = "type", deserialize_with = "lenient")]
+    #[serde(default, rename = "type", deserialize_with = "lenient_text")]
     pub kind: Option<String>,
     /// Login or other stable name.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub alternate_id: Option<String>,
     /// Name for people.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub display_name: Option<String>,
 }
 
@@ -66,16 +67,16 @@ pub struct Actor {
 #[serde(rename_all = "camelCase")]
 pub struct Target {
     /// Okta id of the object.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub id: Option<String>,
     /// Kind of object: `User`, `AuthenticatorEnrollment`, `AppInstance`, ….
-    #[serde(default, rename = "type", deserialize_with = "lenient")]
+    #[serde(default, rename = "type", deserialize_with = "lenient_text")]
     pub kind: Option<String>,
     /// Login or other stable name.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub alternate_id: Option<String>,
     /// Name for people.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub display_name: Option<String>,
 }
 
@@ -87,13 +88,13 @@ pub struct Client {
     #[serde(default, deserialize_with = "lenient")]
     pub user_agent: Option<UserAgent>,
     /// Okta network zone name; Okta writes `null` or the string `"null"` for none.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub zone: Option<String>,
     /// OAuth client id, when an app made the request.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub id: Option<String>,
     /// Client IP address.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub ip_address: Option<String>,
     /// Where the address is.
     #[serde(default, deserialize_with = "lenient")]
@@ -105,7 +106,7 @@ pub struct Client {
 #[serde(rename_all = "camelCase")]
 pub struct UserAgent {
     /// The `User-Agent` header as sent.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub raw_user_agent: Option<String>,
 }
 
@@ -114,13 +115,13 @@ pub struct UserAgent {
 #[serde(rename_all = "camelCase")]
 pub struct GeographicalContext {
     /// City name.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub city: Option<String>,
     /// State or region name.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub state: Option<String>,
     /// Country name.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub country: Option<String>,
 }
 
@@ -129,10 +130,10 @@ pub struct GeographicalContext {
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
     /// `SUCCESS`, `FAILURE`, ….
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub result: Option<String>,
     /// Okta's reason, often absent.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub reason: Option<String>,
 }
 
@@ -141,10 +142,10 @@ pub struct Outcome {
 #[serde(rename_all = "camelCase")]
 pub struct Transaction {
     /// Transaction id; events of one admin action share it.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub id: Option<String>,
     /// `WEB` or `JOB`.
-    #[serde(default, rename = "type", deserialize_with = "lenient")]
+    #[serde(default, rename = "type", deserialize_with = "lenient_text")]
     pub kind: Option<String>,
     /// Free-form details, such as `requestApiTokenId`.
     #[serde(default, deserialize_with = "lenient")]
@@ -156,7 +157,7 @@ pub struct Transaction {
 #[serde(rename_all = "camelCase")]
 pub struct SecurityContext {
     /// Organisation owning the autonomous system of the address.
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub as_org: Option<String>,
     /// Whether Okta saw the address as a proxy or anonymiser.
     #[serde(default, deserialize_with = "lenient")]
@@ -193,13 +194,82 @@ impl Client {
 }
 
 /// Reads a value as `T`, or as `None` when it is `null` or of another shape.
+///
+/// The value is kept as its JSON text and read again as `T`, which cannot
+/// fail the event around it.
 fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: DeserializeOwned,
 {
-    let value = Value::deserialize(deserializer)?;
-    Ok(serde_json::from_value(value).ok())
+    let raw = Box::<RawValue>::deserialize(deserializer)?;
+    Ok(serde_json::from_str(raw.get()).ok())
+}
+
+/// Reads a string, or `None` for `null` or a value of any other type,
+/// without keeping the value.
+fn lenient_text<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    deserializer.deserialize_any(TextOrNothing)
+}
+
+/// The visitor of [`lenient_text`].
+struct TextOrNothing;
+
+impl<'de> Visitor<'de> for TextOrNothing {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any value")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
 }
 
 #[cfg(test)]
@@ -248,6 +318,20 @@ mod tests {
         );
         assert!(event.target.is_none());
         assert_eq!(event.security_context.and_then(|s| s.is_proxy), None);
+    }
+
+    #[test]
+    fn a_part_with_a_repeated_key_is_unknown_rather_than_guessed() {
+        let event: LogEvent = serde_json::from_str(
+            r#"{"uuid":"u1","published":"p","eventType":"x",
+                "actor":{"id":"00u1","id":"00u2","displayName":"Either"},
+                "client":{"ipAddress":{"nested":["a",{"b":null}]},"zone":"Office"}}"#,
+        )
+        .expect("parses");
+        assert!(event.actor.is_none(), "{:?}", event.actor);
+        let client = event.client.expect("client");
+        assert_eq!(client.ip_address, None);
+        assert_eq!(client.zone(), Some("Office"));
     }
 
     #[test]
