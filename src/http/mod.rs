@@ -8,14 +8,17 @@ mod auth;
 mod error;
 mod hook;
 mod listener;
+mod request_id;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::HeaderName;
 use axum::routing::get;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower::util::MapRequestLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -24,6 +27,7 @@ use crate::store::Store;
 pub use auth::HookAuth;
 pub use error::HookError;
 pub use listener::GuardedListener;
+pub use request_id::ProcessCounter;
 
 /// Header Okta sets on its verification request.
 pub const VERIFICATION_HEADER: &str = "x-okta-verification-challenge";
@@ -79,48 +83,33 @@ pub fn router(hook_path: &str, state: HookState, timeout: std::time::Duration) -
     with_request_ids(router)
 }
 
-/// Gives every request an `x-request-id` (kept when the caller sent one),
-/// returns it in the answer, and opens a `request` span carrying it, so that
-/// every log line of a request names it.
+/// Gives every request an `x-request-id` (kept when the caller sent a short,
+/// plain one), returns it in the answer, and opens a `request` span carrying
+/// it, so that every log line of a request names it.
 pub fn with_request_ids(router: Router) -> Router {
+    let header = HeaderName::from_static(request_id::HEADER);
     router
-        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(PropagateRequestIdLayer::new(header.clone()))
         .layer(
+            // Only the span: a request's own log lines say what happened,
+            // and the default per-request events would be filtered out.
             TraceLayer::new_for_http()
-                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG))
                 .make_span_with(|request: &axum::http::Request<_>| {
                     let id = request
                         .headers()
-                        .get("x-request-id")
+                        .get(request_id::HEADER)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("-");
-                    // Header values read as text and URI paths hold no control
-                    // characters, so both can be logged as they are.
-                    tracing::info_span!(
-                        "request",
-                        request_id = %id,
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                    )
-                }),
+                    // Header values read as text hold no control characters,
+                    // so the id can be logged as it is.
+                    tracing::info_span!("request", request_id = %id, method = %request.method())
+                })
+                .on_request(())
+                .on_response(())
+                .on_body_chunk(())
+                .on_eos(())
+                .on_failure(()),
         )
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(axum::middleware::map_request(drop_unusable_request_id))
-}
-
-/// Removes a caller's `x-request-id` that is long or holds anything but
-/// letters, digits and `-_.:`, so that a fresh one is made instead: it is
-/// logged on every line of the request and echoed in the answer.
-async fn drop_unusable_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
-    let usable = request.headers().get("x-request-id").is_none_or(|id| {
-        (1..=64).contains(&id.len())
-            && id
-                .as_bytes()
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
-    });
-    if !usable {
-        request.headers_mut().remove("x-request-id");
-    }
-    request
+        .layer(SetRequestIdLayer::new(header, ProcessCounter::new()))
+        .layer(MapRequestLayer::new(request_id::drop_unusable))
 }

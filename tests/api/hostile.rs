@@ -215,7 +215,10 @@ async fn a_caller_request_id_is_kept_only_when_it_is_short_and_plain() {
             .expect("ascii")
             .to_owned();
         assert_ne!(id, bad);
-        assert_eq!(id.len(), 36, "a fresh uuid");
+        assert!(
+            id.len() > 17 && id.as_bytes()[16] == b'-',
+            "a fresh id: {id}"
+        );
     }
 }
 
