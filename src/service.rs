@@ -2,7 +2,7 @@
 //! System Log back-fill, wired together from the settings, and their orderly
 //! stop.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -180,23 +180,27 @@ impl Service {
         let mut admin_stop = stop_requested.clone();
         let admin_listener =
             GuardedListener::new(self.admin_listener, ADMIN_CONNECTIONS, self.read_timeout);
-        let admin =
-            axum::serve(admin_listener, self.admin_router).with_graceful_shutdown(async move {
+        let admin = http::serve(
+            admin_listener,
+            self.admin_router,
+            self.read_timeout,
+            async move {
                 let _ = admin_stop.wait_for(|requested| *requested).await;
-            });
-        let mut admin = AbortOnDrop(tokio::spawn(admin.into_future()));
+            },
+        );
+        let mut admin = AbortOnDrop(tokio::spawn(admin));
         tracing::info!(address = %admin_address, "Serving /healthz, /readyz and /metrics.");
 
         tracing::info!(%address, "Listening for Okta event hooks.");
         let listener = GuardedListener::new(self.listener, self.max_connections, self.read_timeout);
-        let server = axum::serve(listener, self.router).with_graceful_shutdown(async move {
+        let server = http::serve(listener, self.router, self.read_timeout, async move {
             shutdown.await;
             let _ = stopping.send(true);
         });
         // In-flight requests get a grace period; a client that keeps its
         // connection open longer is cut off, so the process still stops.
         tokio::select! {
-            served = server.into_future() => served.context("the hook listener failed")?,
+            () = server => {}
             () = async {
                 let _ = stop_requested.wait_for(|requested| *requested).await;
                 tokio::time::sleep(REQUEST_GRACE).await;

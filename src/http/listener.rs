@@ -1,12 +1,11 @@
 //! The listening socket, guarded: a bound on open connections, and on how
 //! long a connection may stay silent.
 //!
-//! `axum::serve` reads requests with no time limit of its own, so a client
-//! that sends its headers a byte at a time, or opens connections and sends
-//! nothing, could hold them for ever. [`GuardedListener`] waits for a free
-//! slot before accepting (further clients wait in the kernel's backlog), and
-//! closes a connection that sends nothing for the read timeout; a request
-//! that is slow as a whole is cut off by the request timeout in the router.
+//! A client that opens connections and sends nothing could hold them for
+//! ever. [`GuardedListener`] waits for a free slot before accepting (further
+//! clients wait in the kernel's backlog), and closes a connection that sends
+//! nothing for the read timeout. Headers that trickle in are cut off by the
+//! server's header timeout, and a slow body by the router's request timeout.
 
 use std::io;
 use std::net::SocketAddr;
@@ -25,6 +24,7 @@ use tokio_io_timeout::TimeoutStream;
 pub struct GuardedListener {
     inner: TcpListener,
     slots: Arc<Semaphore>,
+    max_connections: u32,
     read_timeout: Duration,
 }
 
@@ -32,11 +32,19 @@ impl GuardedListener {
     /// Guards `inner`: at most `max_connections` open at once, each closed
     /// after `read_timeout` without a byte from the client.
     pub fn new(inner: TcpListener, max_connections: usize, read_timeout: Duration) -> Self {
+        let max_connections = max_connections.clamp(1, Semaphore::MAX_PERMITS) as u32;
         Self {
             inner,
-            slots: Arc::new(Semaphore::new(max_connections.max(1))),
+            slots: Arc::new(Semaphore::new(max_connections as usize)),
+            max_connections,
             read_timeout,
         }
+    }
+
+    /// Waits until every accepted connection is closed.
+    pub async fn until_idle(&self) {
+        // The semaphore is never closed, so this only waits.
+        let _ = self.slots.acquire_many(self.max_connections).await;
     }
 }
 

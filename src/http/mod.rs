@@ -9,6 +9,7 @@ mod error;
 mod hook;
 mod listener;
 mod request_id;
+mod server;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ pub use auth::HookAuth;
 pub use error::HookError;
 pub use listener::GuardedListener;
 pub use request_id::ProcessCounter;
+pub use server::serve;
 
 /// Header Okta sets on its verification request.
 pub const VERIFICATION_HEADER: &str = "x-okta-verification-challenge";

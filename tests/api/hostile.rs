@@ -299,6 +299,47 @@ async fn a_client_that_sends_its_headers_slowly_is_disconnected() {
 }
 
 #[tokio::test]
+async fn a_client_that_trickles_its_headers_is_disconnected() {
+    let app = spawn(crate::helpers::Options {
+        server: "request_timeout_secs = 3".into(),
+        ..Default::default()
+    })
+    .await;
+    let mut slow = TcpStream::connect(app.address).await.expect("connect");
+    let started = std::time::Instant::now();
+    // One byte a second: never silent for the read timeout, so only a
+    // deadline for the headers as a whole can end it.
+    let headers = b"POST /okta/event-hook HTTP/1.1\r\nHost: x\r\nX-Padding: aaaaaaaaaaaaaaaaaaaa";
+    let mut closed = false;
+    for byte in headers {
+        if slow.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut answer = [0; 64];
+        match tokio::time::timeout(
+            Duration::from_secs(1),
+            tokio::io::AsyncReadExt::read(&mut slow, &mut answer),
+        )
+        .await
+        {
+            Err(_) => {}
+            Ok(Ok(0) | Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(n)) => panic!("answered: {}", String::from_utf8_lossy(&answer[..n])),
+        }
+    }
+    let took = started.elapsed();
+    assert!(closed, "still open after {took:?}");
+    assert!(
+        (Duration::from_secs(2)..Duration::from_secs(8)).contains(&took),
+        "closed at the header deadline, not {took:?}"
+    );
+}
+
+#[tokio::test]
 async fn connections_beyond_the_limit_wait_their_turn() {
     let app = spawn(crate::helpers::Options {
         server: "max_connections = 2".into(),
