@@ -15,8 +15,9 @@ pub enum HookError {
     /// The challenge header is not visible ASCII.
     #[error("invalid x-okta-verification-challenge header")]
     InvalidChallenge,
-    /// The body is not declared as JSON.
-    #[error("content type must be application/json")]
+    /// The body is not declared as JSON, or declared in a charset other
+    /// than UTF-8.
+    #[error("content type must be application/json, in UTF-8")]
     UnsupportedMediaType,
     /// The body is larger than `server.max_body_bytes`.
     #[error("body larger than {0} bytes")]

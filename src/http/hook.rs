@@ -177,7 +177,9 @@ fn store_failed(error: &str, uuids: &[String]) -> HookError {
     HookError::Unavailable
 }
 
-/// Whether the media type is JSON, whatever its letter case and parameters.
+/// Whether the media type is JSON, whatever its letter case and parameters,
+/// and not declared in a `charset` other than UTF-8: the body is only ever
+/// read as UTF-8, so a body said to be in another one is refused, not misread.
 fn is_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers
         .get(header::CONTENT_TYPE)
@@ -185,8 +187,25 @@ fn is_json(headers: &HeaderMap) -> bool {
     else {
         return false;
     };
-    let media_type = value.split(';').next().unwrap_or_default().trim();
+    let mut parts = value.split(';');
+    let media_type = parts.next().unwrap_or_default().trim();
     media_type.eq_ignore_ascii_case("application/json")
+        && parts.all(|parameter| match parameter.split_once('=') {
+            Some((name, charset)) if name.trim().eq_ignore_ascii_case("charset") => {
+                let charset = charset.trim().trim_matches('"');
+                charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8")
+            }
+            _ => true,
+        })
+}
+
+/// Any method but GET and POST on the hook: 405, with the `Allow` header
+/// the router adds and a reason.
+pub(super) async fn method_not_allowed() -> (StatusCode, &'static str) {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed: deliveries are POSTed, verification is a GET\n",
+    )
 }
 
 /// Reads at most `limit` bytes, refusing a declared or streamed excess with 413.
@@ -225,6 +244,14 @@ mod tests {
             ("application/json", true),
             ("Application/JSON; charset=UTF-8", true),
             ("application/json;charset=utf-8", true),
+            ("application/json; charset=\"utf-8\"", true),
+            ("application/json; charset=utf8", true),
+            ("application/json; version=1", true),
+            ("application/json; charset=UTF-16", false),
+            ("application/json; charset=latin1", false),
+            ("application/json;charset=ISO-8859-1", false),
+            ("text/json", false),
+            ("application/json-patch+json", false),
             ("text/plain", false),
             ("application/jsonx", false),
             ("application/x-www-form-urlencoded", false),

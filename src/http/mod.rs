@@ -71,7 +71,9 @@ impl HookState {
 pub fn router(hook_path: &str, state: HookState, timeout: std::time::Duration) -> Router {
     let bare = hook_path.trim_end_matches('/');
     let bare = if bare.is_empty() { "/" } else { bare };
-    let hook = get(hook::verify).post(hook::receive);
+    let hook = get(hook::verify)
+        .post(hook::receive)
+        .fallback(hook::method_not_allowed);
     let mut router = Router::new().route(bare, hook.clone());
     if bare != "/" {
         router = router.route(&format!("{bare}/"), hook);

@@ -95,7 +95,8 @@ pub struct TestApp {
 
 /// How to start a test service; `Default` gives a Slack that answers `ok`.
 pub struct Options {
-    /// Extra TOML lines for the `[server]` section.
+    /// Extra TOML lines for the `[server]` section; without a
+    /// `max_body_bytes` of their own, the body limit is 64 KiB.
     pub server: String,
     /// Extra TOML lines for the `[okta]` section.
     pub okta: String,
@@ -199,7 +200,6 @@ pub async fn spawn(options: Options) -> TestApp {
         r#"
         [server]
         listen = "127.0.0.1:0"
-        max_body_bytes = 65536
         {}
         [admin]
         listen = "127.0.0.1:0"
@@ -217,7 +217,11 @@ pub async fn spawn(options: Options) -> TestApp {
         [delivery]
         {}
         "#,
-        options.server,
+        if options.server.contains("max_body_bytes") {
+            options.server
+        } else {
+            format!("max_body_bytes = 65536\n{}", options.server)
+        },
         options.org_url,
         options.okta,
         options.slack_api_url.unwrap_or_else(|| slack.uri()),
