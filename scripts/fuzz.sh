@@ -47,7 +47,8 @@ for target in "${targets[@]}"; do
     else
         failed+=("$target")
         echo "FAILED: $target found a failing input; see $log"
-        grep -E "panicked at|^SUMMARY|ERROR: libFuzzer|ERROR: AddressSanitizer|Test unit written to" "$log" |
+        grep -A1 -E "panicked at|^SUMMARY|ERROR: AddressSanitizer|Test unit written to" "$log" |
+            grep -v -E '^(--|INFO|MS:|Base64)' |
             cut -c1-300 | sed 's/^/  /' || true
         for input in "fuzz/artifacts/$target"/*; do
             [ -e "$input" ] || continue
