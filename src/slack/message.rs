@@ -6,7 +6,8 @@
 //! entities), and is cut to a length budget first, so that the header (150
 //! chars), each section (3,000), each field (2,000) and the whole `text`
 //! (40,000) stay under Slack's limits whatever Okta sends. The header carries no
-//! Okta text at all, and links are built from configuration, never from events.
+//! Okta text but the event type, which goes through [`escape`] too, and links
+//! are built from configuration, never from events.
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -122,7 +123,7 @@ pub fn render(alert: &Alert, channel: &str, console: Option<&AdminConsole>) -> P
     let mut blocks = vec![
         json!({
             "type": "header",
-            "text": {"type": "plain_text", "text": truncate(&facts.headline, HEADER_LIMIT), "emoji": true}
+            "text": {"type": "plain_text", "text": truncate_escaped(&facts.headline, HEADER_LIMIT), "emoji": true}
         }),
         section(&facts.summary),
         json!({
@@ -197,7 +198,10 @@ impl Facts {
             _ if removal => (":rotating_light:", "MFA factors removed".to_owned()),
             (true, true) => (":rotating_light:", "All MFA factors reset".to_owned()),
             (true, false) => (":warning:", "MFA reset attempt did not succeed".to_owned()),
-            (false, _) => (":warning:", format!("Okta event {}", alert.event_type)),
+            (false, _) => (
+                ":warning:",
+                format!("Okta event {}", untrusted(&alert.event_type, NAME_BUDGET)),
+            ),
         };
         let headline = match &alert.recovered {
             Some(_) => format!("{headline} (recovered)"),
@@ -620,6 +624,23 @@ mod tests {
                 assert!(field["text"].as_str().expect("text").chars().count() <= FIELD_LIMIT);
             }
         }
+    }
+
+    #[test]
+    fn the_header_cleans_and_escapes_an_odd_event_type() {
+        let mut odd = alert();
+        odd.event_type = "<!channel>\u{202E}\u{0}x".to_owned();
+        let message = render(&odd, "C1", None);
+        assert_eq!(
+            message.blocks[0]["text"]["text"],
+            ":warning: Okta event &lt;!channel&gt;  x"
+        );
+        odd.event_type = "user.mfa.factor.activate".to_owned();
+        let message = render(&odd, "C1", None);
+        assert_eq!(
+            message.blocks[0]["text"]["text"],
+            ":warning: Okta event user.mfa.factor.activate"
+        );
     }
 
     #[test]
