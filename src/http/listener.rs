@@ -4,7 +4,8 @@
 //! A client that opens connections and sends nothing could hold them for
 //! ever. [`GuardedListener`] waits for a free slot before accepting (further
 //! clients wait in the kernel's backlog), and closes a connection that sends
-//! nothing for the read timeout. Headers that trickle in are cut off by the
+//! nothing for the read timeout, or does not take its answers for as long
+//! (the write timeout). Headers that trickle in are cut off by the
 //! server's header timeout, and a slow body by the router's request timeout.
 
 use std::io;
@@ -30,7 +31,8 @@ pub struct GuardedListener {
 
 impl GuardedListener {
     /// Guards `inner`: at most `max_connections` open at once, each closed
-    /// after `read_timeout` without a byte from the client.
+    /// after `read_timeout` without a byte from the client, or with an
+    /// answer the client does not read.
     pub fn new(inner: TcpListener, max_connections: usize, read_timeout: Duration) -> Self {
         let max_connections = max_connections.clamp(1, Semaphore::MAX_PERMITS) as u32;
         Self {
@@ -71,6 +73,10 @@ impl axum::serve::Listener for GuardedListener {
                     let _ = stream.set_nodelay(true);
                     let mut stream = TimeoutStream::new(stream);
                     stream.set_read_timeout(Some(self.read_timeout));
+                    // A client that sends requests but never reads the
+                    // answers stops the server reading (it is stuck writing),
+                    // so the read timeout alone would never fire.
+                    stream.set_write_timeout(Some(self.read_timeout));
                     let stream = GuardedStream {
                         stream: Box::pin(stream),
                         _slot: slot,

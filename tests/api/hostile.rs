@@ -340,6 +340,45 @@ async fn a_client_that_trickles_its_headers_is_disconnected() {
 }
 
 #[tokio::test]
+async fn a_client_that_never_reads_its_answers_is_disconnected() {
+    let app = spawn(crate::helpers::Options {
+        server: "request_timeout_secs = 3".into(),
+        ..Default::default()
+    })
+    .await;
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("small buffer");
+    let mut greedy = socket.connect(app.address).await.expect("connect");
+    let requests = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1_000);
+    let started = std::time::Instant::now();
+    // Pipelined requests, never an answer read: once the buffers both ways
+    // are full, the server can neither write nor read, and only a deadline
+    // for writing frees the connection. Its close makes a write fail.
+    let sending = async {
+        loop {
+            if greedy.write_all(requests.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), sending)
+        .await
+        .expect("the connection is closed while answers go unread");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "not before the timeout: {:?}",
+        started.elapsed()
+    );
+    let response = app
+        .http
+        .get(app.url("/okta/event-hook"))
+        .send()
+        .await
+        .expect("the service still answers");
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
 async fn connections_beyond_the_limit_wait_their_turn() {
     let app = spawn(crate::helpers::Options {
         server: "max_connections = 2".into(),
