@@ -298,9 +298,18 @@ async fn known_events(
 
 async fn backfill(settings: &Settings, args: &BackfillArgs) -> anyhow::Result<()> {
     let Some(backfill) = Backfill::of(settings, Arc::new(Metrics::new()))? else {
-        anyhow::bail!(
-            "backfill reads the Okta System Log: set okta.org_url and okta.api_token (or okta.api_token_file)"
-        );
+        let missing = [
+            (settings.okta.org_url.is_none(), "okta.org_url"),
+            (
+                settings.okta.api_token.is_none(),
+                "okta.api_token (or okta.api_token_file)",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(missing, key)| missing.then_some(key))
+        .collect::<Vec<_>>()
+        .join(" and ");
+        anyhow::bail!("backfill reads the Okta System Log: set {missing}");
     };
     // Events of the last minute may still be on their way by hook; reading
     // them now would call them recovered.

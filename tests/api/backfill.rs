@@ -588,6 +588,26 @@ fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+#[test]
+fn the_backfill_command_names_only_the_setting_that_is_missing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_okta-mfa-notifier"))
+        .args(["backfill", "--since", "2026-10-24T00:00:00Z", "--dry-run"])
+        .env_remove("OKTA_MFA_NOTIFIER_CONFIG")
+        .env("OKTA_MFA_NOTIFIER__OKTA__ALLOW_UNAUTHENTICATED", "true")
+        .env(
+            "OKTA_MFA_NOTIFIER__OKTA__ORG_URL",
+            "https://example.okta.com",
+        )
+        .env("OKTA_MFA_NOTIFIER__STORE__PATH", store_in(&dir))
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let said = stderr(&output);
+    assert!(said.contains("set okta.api_token"), "{said}");
+    assert!(!said.contains("okta.org_url"), "the org URL is set: {said}");
+}
+
 const SINCE: &str = "2026-10-24T00:00:00Z";
 const UNTIL: &str = "2026-10-25T00:00:00Z";
 
