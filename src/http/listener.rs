@@ -34,7 +34,8 @@ impl GuardedListener {
     /// after `read_timeout` without a byte from the client, or with an
     /// answer the client does not read.
     pub fn new(inner: TcpListener, max_connections: usize, read_timeout: Duration) -> Self {
-        let max_connections = max_connections.clamp(1, Semaphore::MAX_PERMITS) as u32;
+        // Waiting for all slots takes a u32 count; no host holds more.
+        let max_connections = u32::try_from(max_connections).unwrap_or(u32::MAX).max(1);
         Self {
             inner,
             slots: Arc::new(Semaphore::new(max_connections as usize)),
@@ -121,5 +122,21 @@ impl AsyncWrite for GuardedStream {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.stream.as_mut().poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::serve::Listener;
+
+    #[tokio::test]
+    async fn a_limit_beyond_u32_still_accepts() {
+        let inner = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = inner.local_addr().expect("address");
+        let mut listener = GuardedListener::new(inner, 1 << 32, Duration::from_secs(5));
+        let _client = TcpStream::connect(address).await.expect("connect");
+        let accepted = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await;
+        assert!(accepted.is_ok(), "no slot: the limit wrapped to zero");
     }
 }
