@@ -250,14 +250,19 @@ async fn slack_answers_are_kept_to_plain_text() {
     );
 }
 
-/// Sends `partial` to a service whose request timeout is 3 s, then waits
-/// for what comes back: the bytes read (0 when closed), and how long it took.
-async fn after_partial_request(partial: String) -> (std::io::Result<Vec<u8>>, Duration) {
-    let app = spawn(crate::helpers::Options {
+/// The service with a request timeout of 3 s, the least it takes.
+async fn spawn_with_short_timeouts() -> crate::helpers::TestApp {
+    spawn(crate::helpers::Options {
         server: "request_timeout_secs = 3".into(),
         ..Default::default()
     })
-    .await;
+    .await
+}
+
+/// Sends `partial` to a service whose request timeout is 3 s, then waits
+/// for what comes back: the bytes read (0 when closed), and how long it took.
+async fn after_partial_request(partial: String) -> (std::io::Result<Vec<u8>>, Duration) {
+    let app = spawn_with_short_timeouts().await;
     let mut slow = TcpStream::connect(app.address).await.expect("connect");
     slow.write_all(partial.as_bytes())
         .await
@@ -300,11 +305,7 @@ async fn a_client_that_sends_its_headers_slowly_is_disconnected() {
 
 #[tokio::test]
 async fn a_client_that_trickles_its_headers_is_disconnected() {
-    let app = spawn(crate::helpers::Options {
-        server: "request_timeout_secs = 3".into(),
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_with_short_timeouts().await;
     let mut slow = TcpStream::connect(app.address).await.expect("connect");
     let started = std::time::Instant::now();
     // One byte a second: never silent for the read timeout, so only a
@@ -341,11 +342,7 @@ async fn a_client_that_trickles_its_headers_is_disconnected() {
 
 #[tokio::test]
 async fn a_client_that_never_reads_its_answers_is_disconnected() {
-    let app = spawn(crate::helpers::Options {
-        server: "request_timeout_secs = 3".into(),
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_with_short_timeouts().await;
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket.set_recv_buffer_size(4096).expect("small buffer");
     let mut greedy = socket.connect(app.address).await.expect("connect");
